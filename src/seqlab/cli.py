@@ -1,0 +1,209 @@
+"""The ``seqlab`` command: one entry point for training, evaluation, inference and data.
+
+    seqlab list                                   experiments you can train
+    seqlab train EXPERIMENT [overrides]           e.g. seqlab train asr_bilstm trainer.n_epochs=45
+    seqlab eval CHECKPOINT [overrides]            e.g. seqlab eval runs/asr_bilstm/<run>/checkpoints/best
+    seqlab transcribe CHECKPOINT AUDIO... [--json]
+    seqlab data synth-speech OUT [--hours H] [--seed S]
+    seqlab demo                                   build the built-in corpus, train asr_conformer, evaluate
+
+Overrides use Hydra's grammar: ``a.b=v``, ``+a.b=v`` (add), ``~a.b`` (delete), ``group=option``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from seqlab.config import ConfigError
+
+
+def _print_config_error(err: Exception) -> int:
+    print(f"seqlab: error: {err}", file=sys.stderr)
+    return 2
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """Print the shipped experiments and the options of each config group."""
+    from seqlab.config import GROUPS, list_experiments, list_group_options
+
+    print("experiments (seqlab train NAME):")
+    for name, desc in list_experiments().items():
+        print(f"  {name:<20} {desc}")
+    print("\nconfig groups (override with group=option):")
+    for group in GROUPS:
+        print(f"  {group:<14} {', '.join(list_group_options(group))}")
+    return 0
+
+
+def train(experiment: str, overrides: list[str]) -> dict:
+    """Compose ``experiment`` with ``overrides``, build its task and run the engine. Returns fit's summary."""
+    from hydra.utils import instantiate
+
+    from seqlab.config import compose_experiment
+    from seqlab.engine.checkpoint import resolve_checkpoint
+    from seqlab.engine.rundir import create_run_dir
+    from seqlab.engine.trainer import fit
+    from seqlab.evaluation import run_dir_of
+
+    cfg = compose_experiment(experiment, overrides)
+    if cfg.trainer.get("resume_from"):
+        run_dir = run_dir_of(resolve_checkpoint(cfg.trainer.resume_from))
+    else:
+        run_dir = create_run_dir(cfg, overrides)
+    task = instantiate(cfg.task, cfg=cfg, _recursive_=False)
+    return fit(cfg, task, run_dir, overrides=overrides)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    try:
+        summary = train(args.experiment, args.overrides)
+    except ConfigError as err:
+        return _print_config_error(err)
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from seqlab.evaluation import evaluate
+
+    try:
+        result = evaluate(
+            args.checkpoint, args.overrides, split=args.split, out=args.out, device=args.device
+        )
+    except (ConfigError, FileNotFoundError) as err:
+        return _print_config_error(err)
+    metrics = ", ".join(f"{k}={v:.4f}" for k, v in result["metrics"].items())
+    print(f"{result['split']} ({result['n_items']} items): {metrics}")
+    print(f"wrote {result['path']}")
+    return 0
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from seqlab.inference import load
+
+    try:
+        model = load(args.checkpoint, device=args.device)
+    except (ConfigError, FileNotFoundError) as err:
+        return _print_config_error(err)
+    failed = 0
+    for path in args.audio:
+        try:
+            text = model.transcribe(path)
+        except Exception as err:  # one unreadable file must not stop the others
+            failed += 1
+            print(f"seqlab: cannot transcribe {path}: {err}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps({"path": str(path), "text": text}))
+        else:
+            print(text)
+    return 1 if failed else 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    if args.data_command == "synth-speech":
+        from seqlab.data.synth_speech import build_corpus
+
+        summary = build_corpus(args.out, hours=args.hours, seed=args.seed, workers=args.workers)
+        print(json.dumps(summary, indent=2, default=str))
+        return 0
+    raise AssertionError(args.data_command)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Build the built-in corpus (unless there), train asr_conformer on it, evaluate on its test split."""
+    from seqlab.evaluation import evaluate
+
+    data = Path(args.data)
+    summary_file = data / "corpus.json"
+    t0 = time.perf_counter()
+    if summary_file.is_file() and json.loads(summary_file.read_text()).get("hours") == args.hours:
+        print(f"[demo] using the corpus already built in {data}")
+    else:
+        from seqlab.data.synth_speech import build_corpus
+
+        print(f"[demo] synthesising {args.hours} h of English speech with eSpeak NG into {data} ...")
+        build_corpus(data, hours=args.hours, seed=args.seed)
+    t_data = time.perf_counter() - t0
+    overrides = [f"data.root={data}", *args.overrides]
+    print(f"[demo] training asr_conformer ({' '.join(overrides)}) ...")
+    t1 = time.perf_counter()
+    try:
+        summary = train("asr_conformer", overrides)
+    except ConfigError as err:
+        return _print_config_error(err)
+    t_train = time.perf_counter() - t1
+    run_dir = Path(summary["run_dir"])
+    print("[demo] evaluating the best checkpoint on the held-out test split ...")
+    result = evaluate(run_dir / "checkpoints" / "best", split="test")
+    m = result["metrics"]
+    print()
+    print(f"  test WER {100 * m['wer']:.1f}%   CER {100 * m['cer']:.1f}%   ({result['n_items']} utterances)")
+    print(f"  corpus {t_data / 60:.1f} min, training {t_train / 60:.1f} min")
+    print(f"  run:        {run_dir}")
+    print(f"  best:       {run_dir / 'checkpoints' / 'best'}")
+    print(f"  metrics:    {run_dir / 'metrics.jsonl'}   (tensorboard --logdir {run_dir / 'tb'})")
+    print(f"  eval:       {result['path']}")
+    print(f"  transcribe: seqlab transcribe {run_dir / 'checkpoints' / 'best'} AUDIO.flac")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seqlab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list experiments and config options")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("train", help="train an experiment")
+    p.add_argument("experiment", help="experiment name (see `seqlab list`)")
+    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. trainer.n_epochs=45 model=bilstm_ctc")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate a checkpoint; writes eval.json")
+    p.add_argument("checkpoint", help="run/checkpoints/best (or last, step-N, or a run directory)")
+    p.add_argument("overrides", nargs="*", help="overrides of the saved config, e.g. data=librispeech data.root=DIR")
+    p.add_argument("--split", default="test", help="data split key: test (default), val or train")
+    p.add_argument("--out", default=None, help="output JSON (default <run>/eval.json)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("transcribe", help="transcribe audio files with a checkpoint")
+    p.add_argument("checkpoint", help="run/checkpoints/best (or a run directory)")
+    p.add_argument("audio", nargs="+", help="wav/flac/ogg files")
+    p.add_argument("--json", action="store_true", help="one JSON object per line: {path, text}")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.set_defaults(func=cmd_transcribe)
+
+    p = sub.add_parser("data", help="build the built-in corpora")
+    data_sub = p.add_subparsers(dest="data_command", required=True)
+    q = data_sub.add_parser("synth-speech", help="synthesise English speech (LibriSpeech layout)")
+    q.add_argument("out", help="output directory")
+    q.add_argument("--hours", type=float, default=2.5, help="hours of training speech (default 2.5)")
+    q.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
+    q.add_argument("--workers", type=int, default=None, help="synthesis processes (default: all cores)")
+    p.set_defaults(func=cmd_data)
+
+    p = sub.add_parser("demo", help="built-in corpus -> train asr_conformer -> test WER/CER")
+    p.add_argument("--data", default="data/synth_speech", help="corpus directory")
+    p.add_argument("--hours", type=float, default=2.5, help="hours of training speech")
+    p.add_argument("--seed", type=int, default=0, help="corpus seed")
+    p.add_argument("overrides", nargs="*", help="overrides for the training run")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``seqlab`` console script."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

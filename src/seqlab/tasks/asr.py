@@ -1,0 +1,262 @@
+"""CTC speech recognition: how a batch becomes log-mels, a CTC loss, greedy transcripts and WER/CER.
+
+The engine owns the loop; this file only says what one batch means. Features and augmentations run
+inside the model's forward, on the training device, in batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from seqlab.audio.augment import AugmentPipeline
+from seqlab.audio.features import LogMelSpectrogram
+from seqlab.data.asr_dataset import ASRDataset
+from seqlab.data.bucketing import DynamicBucketBatchSampler
+from seqlab.data.collate import collate_asr
+from seqlab.data.index import build_index
+from seqlab.data.librispeech import scan_librispeech
+from seqlab.data.manifest import scan_manifest
+from seqlab.decoding.ctc_greedy import ctc_greedy_decode
+from seqlab.engine.task import DataSpec
+from seqlab.metrics.asr import corpus_wer_cer, utterance_scores
+from seqlab.text.vocab import build_vocab, load_vocab
+
+
+class CTCRecognizer(nn.Module):
+    """Log-mel front end + augmentations + acoustic model in one module.
+
+    One module so that DDP, checkpoints and inference see the whole recognizer: the feature settings
+    (and global normalisation statistics) travel with the weights.
+    """
+
+    def __init__(self, features: LogMelSpectrogram, augment: AugmentPipeline, encoder: nn.Module):
+        super().__init__()
+        self.features = features
+        self.augment = augment
+        self.encoder = encoder
+
+    def forward(self, audio: torch.Tensor, audio_lengths: torch.Tensor):
+        """Waveforms ``(B, T)`` with lengths ``(B,)`` -> CTC log-probs ``(B, T', V)`` and lengths ``(B,)``."""
+        with torch.autocast(device_type=audio.device.type, enabled=False):
+            audio, audio_lengths = self.augment.apply_wave(audio.float(), audio_lengths)
+            feats, frame_lengths = self.features(audio, audio_lengths)  # (B, F, n_mels)
+            feats, frame_lengths = self.augment.apply_spec(feats, frame_lengths)
+        return self.encoder(feats, frame_lengths)
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("SEQLAB_CACHE_DIR", "~/.cache/seqlab")).expanduser()
+
+
+class ASRTask:
+    """CTC speech recognition task (see the engine's Task protocol in seqlab/engine/task.py).
+
+    Args:
+        cfg: the resolved experiment config (model, data, features, augment, decoder, ...).
+        vocab_dir: load the vocabulary from here (a checkpoint directory) instead of building it.
+    """
+
+    def __init__(self, cfg: DictConfig, vocab_dir: str | Path | None = None):
+        self.cfg = cfg
+        self.sample_rate = int(cfg.data.sample_rate)
+        if vocab_dir is None and cfg.trainer.get("resume_from"):
+            from seqlab.engine.checkpoint import resolve_checkpoint
+
+            vocab_dir = resolve_checkpoint(cfg.trainer.resume_from)
+        self.vocab = self._vocab(vocab_dir)
+        features = LogMelSpectrogram(sample_rate=self.sample_rate, **OmegaConf.to_container(cfg.features))
+        augment = AugmentPipeline(
+            wave=[instantiate(a) for a in cfg.augment.get("wave") or []],
+            spec=[instantiate(a) for a in cfg.augment.get("spec") or []],
+        )
+        encoder = instantiate(cfg.model, n_mels=int(cfg.features.n_mels), vocab_size=len(self.vocab))
+        self.model = CTCRecognizer(features, augment, encoder)
+        self.ctc_loss = nn.CTCLoss(blank=self.vocab.blank_id, reduction="sum", zero_infinity=True)
+
+    # ---- the engine's contract -------------------------------------------------------------
+    def models(self) -> dict[str, nn.Module]:
+        """The trained modules by name; the checkpoint stores ``model.safetensors``."""
+        return {"model": self.model}
+
+    def bind_models(self, models: dict[str, nn.Module]) -> None:
+        """The engine hands back the prepared (device-placed, maybe DDP-wrapped) modules."""
+        self.model = models["model"]
+
+    def optimizer_params(self, name: str):
+        """All parameters go to the single optimizer ``main``."""
+        return self.model.parameters()
+
+    def train_data(self, rank: int, world_size: int, run_dir: Path) -> DataSpec:
+        """Bucketed, shuffled batches of the training subsets (bad items reported in the run dir)."""
+        return self._data_spec("train", rank, world_size, run_dir, shuffle=True)
+
+    def val_data(self, rank: int, world_size: int, run_dir: Path) -> DataSpec:
+        """Batches of the validation subsets, in a fixed order."""
+        return self._data_spec("val", rank, world_size, run_dir, shuffle=False)
+
+    def test_data(self, rank: int, world_size: int, run_dir: Path, split: str = "test") -> DataSpec:
+        """Batches of the evaluation subsets (``data.test`` by default) for ``seqlab eval``."""
+        return self._data_spec(split, rank, world_size, run_dir, shuffle=False)
+
+    def training_step(self, batch: dict) -> dict:
+        """CTC loss per target token; ``n_units`` lets the engine normalise over the accumulation window."""
+        log_probs, out_lengths = self.model(batch["audio"], batch["audio_lengths"])  # (B, T', V)
+        loss_sum = self._ctc(log_probs, out_lengths, batch)
+        n_tokens = batch["token_lengths"].sum()
+        return {
+            "loss": loss_sum / n_tokens.clamp(min=1),
+            "n_units": int(n_tokens),
+            "n_seconds": float(batch["audio_lengths"].sum()) / self.sample_rate,
+            "padding_fraction": float(batch["padding_fraction"]),
+        }
+
+    def validation_step(self, batch: dict) -> dict:
+        """Loss and greedy transcripts of one batch (the engine has put the model in eval mode)."""
+        log_probs, out_lengths = self.model(batch["audio"], batch["audio_lengths"])
+        loss_sum = self._ctc(log_probs, out_lengths, batch)
+        hyps = self.decode(log_probs, out_lengths)
+        return {
+            "loss_sum": float(loss_sum),
+            "n_units": int(batch["token_lengths"].sum()),
+            "ids": list(batch["ids"]),
+            "refs": list(batch["texts"]),
+            "hyps": hyps,
+            "paths": list(batch["paths"]),
+        }
+
+    def validation_end(self, outputs: list[dict]) -> dict[str, float]:
+        """Corpus-level loss per token, WER and CER (pooled over all utterances, with jiwer)."""
+        refs = [r for o in outputs for r in o["refs"]]
+        hyps = [h for o in outputs for h in o["hyps"]]
+        n_units = sum(o["n_units"] for o in outputs)
+        scores = corpus_wer_cer(refs, hyps)
+        return {
+            "loss": sum(o["loss_sum"] for o in outputs) / max(n_units, 1),
+            "wer": float(scores["wer"]),
+            "cer": float(scores["cer"]),
+        }
+
+    def eval_rows(self, outputs: list[dict]) -> list[dict]:
+        """Per-utterance rows for eval.json: id, path, reference, hypothesis, wer, cer."""
+        ids = [i for o in outputs for i in o["ids"]]
+        paths = [p for o in outputs for p in o["paths"]]
+        refs = [r for o in outputs for r in o["refs"]]
+        hyps = [h for o in outputs for h in o["hyps"]]
+        rows = utterance_scores(refs, hyps)
+        return [
+            {"id": i, "path": p, "reference": r, "hypothesis": h, **s}
+            for i, p, r, h, s in zip(ids, paths, refs, hyps, rows)
+        ]
+
+    def examples(self, outputs: list[dict], n: int = 8) -> dict:
+        """A few transcripts for TensorBoard's text tab and the console."""
+        rows = self.eval_rows(outputs)[:n]
+        return {"text": {"predictions": [{k: r[k] for k in ("id", "reference", "hypothesis")} for r in rows]}}
+
+    def save_artifacts(self, directory: Path) -> None:
+        """The vocabulary goes into every checkpoint, so that a checkpoint alone can transcribe."""
+        self.vocab.save(directory)
+
+    # ---- inference ---------------------------------------------------------------------------
+    def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
+        """Greedy CTC transcripts of ``(B, T', V)`` log-probs."""
+        ids = ctc_greedy_decode(log_probs, lengths, blank=self.vocab.blank_id)
+        return [self.vocab.decode(seq) for seq in ids]
+
+    def for_inference(self, device: str | torch.device = "cpu"):
+        """The Python API object returned by ``seqlab.load``."""
+        from seqlab.inference import ASRModel
+
+        return ASRModel(self, device=device)
+
+    # ---- internals -----------------------------------------------------------------------------
+    def _ctc(self, log_probs, out_lengths, batch) -> torch.Tensor:
+        return self.ctc_loss(
+            log_probs.float().transpose(0, 1),  # (T', B, V) as CTCLoss wants
+            batch["tokens"],
+            out_lengths,
+            batch["token_lengths"],
+        )
+
+    def _vocab(self, vocab_dir):
+        if vocab_dir is not None and (Path(vocab_dir) / "vocab.json").is_file():
+            return load_vocab(vocab_dir)
+        kind = self.cfg.data.get("vocab", "char")
+        if kind == "char":
+            return build_vocab("char")
+        # sentencepiece is trained on the training transcripts (deterministic for the same data)
+        items = self._scan("train")
+        out_dir = _cache_dir() / "vocab" / self._fingerprint("train", kind, self.cfg.data.vocab_size)
+        return build_vocab(
+            kind,
+            texts=[text for _, _, text, _ in items],
+            vocab_size=int(self.cfg.data.vocab_size),
+            out_dir=out_dir,
+        )
+
+    def _scan(self, split: str):
+        data = self.cfg.data
+        subsets = list(data[split])
+        if data.format == "librispeech":
+            return scan_librispeech(data.root, subsets)
+        if data.format == "manifest":
+            items = []
+            for name in subsets:
+                path = Path(name)
+                items.extend(scan_manifest(path if path.is_absolute() else Path(data.root) / path))
+            return items
+        raise ValueError(f"data.format must be 'librispeech' or 'manifest', got '{data.format}'")
+
+    def _fingerprint(self, split: str, *extra) -> str:
+        data = self.cfg.data
+        key = repr((str(Path(data.root).resolve()), data.format, list(data[split]), extra))
+        return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+    def _min_frames(self, duration: float) -> int:
+        """Output frames of the model for ``duration`` seconds of audio (to find items too short for CTC)."""
+        feats = self.model.features if hasattr(self.model, "features") else self.model.module.features
+        encoder = self.model.encoder if hasattr(self.model, "encoder") else self.model.module.encoder
+        samples = torch.tensor([int(duration * self.sample_rate)])
+        return int(encoder.output_lengths(feats.frame_lengths(samples))[0])
+
+    def utterances(self, split: str, run_dir: Path | None):
+        """The indexed, checked utterances of ``split`` (train/val/test or a subset list key)."""
+        index = build_index(
+            self._scan(split),
+            cache_path=_cache_dir() / "index" / f"{self._fingerprint(split)}.jsonl",
+            vocab=self.vocab,
+            min_frames_fn=self._min_frames,
+            bad_items_path=(Path(run_dir) / "bad_items.jsonl") if run_dir is not None else None,
+            max_duration=self.cfg.data.get("max_duration"),
+        )
+        return index.utterances if hasattr(index, "utterances") else index
+
+    def _data_spec(self, split, rank, world_size, run_dir, shuffle: bool) -> DataSpec:
+        utts = self.utterances(split, run_dir)
+        if not utts:
+            raise ValueError(
+                f"no usable utterances in data.{split} = {list(self.cfg.data[split])} under "
+                f"{self.cfg.data.root}; see bad_items.jsonl in the run directory"
+            )
+        max_items = self.cfg.data.get("val_max_items")
+        if split != "train" and max_items:
+            step = max(1, len(utts) // int(max_items))  # an even spread, deterministic
+            utts = utts[::step][: int(max_items)]
+        dataset = ASRDataset(utts, self.vocab, self.sample_rate)
+        sampler = DynamicBucketBatchSampler(
+            dataset.durations,
+            max_batch_seconds=float(self.cfg.data.max_batch_seconds),
+            num_buckets=int(self.cfg.data.num_buckets),
+            shuffle=shuffle,
+            seed=int(self.cfg.seed),
+            num_replicas=world_size,
+            rank=rank,
+        )
+        return DataSpec(dataset=dataset, batch_sampler=sampler, collate_fn=collate_asr)
