@@ -173,7 +173,7 @@ def apply_overrides(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) -> 
             OmegaConf.select(cfg, key, throw_on_missing=False)
             parent_path, _, leaf = key.rpartition(".")
             parent = OmegaConf.select(cfg, parent_path) if parent_path else cfg
-            exists = isinstance(parent, DictConfig) and leaf in parent
+            exists = isinstance(parent, DictConfig) and leaf in parent.keys()
         except Exception:
             exists = False
         if not exists:

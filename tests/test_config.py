@@ -1,0 +1,79 @@
+"""Config composition and overrides as a user types them on the command line."""
+
+import pytest
+from omegaconf import OmegaConf
+
+from seqlab.config import (
+    ConfigError,
+    apply_overrides,
+    compose_experiment,
+    list_experiments,
+    list_group_options,
+)
+
+
+def test_experiments_are_listed_with_descriptions():
+    experiments = list_experiments()
+    assert {"asr_bilstm", "asr_conformer"} <= set(experiments)
+    assert all(desc for desc in experiments.values())
+
+
+def test_reference_report_commands_compose():
+    cfg = compose_experiment("asr_bilstm", ["trainer.n_epochs=45"])
+    assert cfg.trainer.n_epochs == 45
+    # the report's hyper-parameters
+    assert cfg.optimizer._target_ == "torch.optim.AdamW" and cfg.optimizer.lr == pytest.approx(3e-4)
+    assert cfg.lr_scheduler._target_.endswith("OneCycleLR") and cfg.lr_scheduler.max_lr == pytest.approx(1e-3)
+    assert cfg.optimizer.clip_grad_norm == 5.0
+    assert all(a.p == 0.5 for a in cfg.augment.wave + cfg.augment.spec)
+    assert cfg.model.hidden_size == 256 and cfg.model.num_layers == 2
+    cfg = compose_experiment(
+        "asr_bilstm", ["trainer.n_epochs=60", "trainer.resume_from=runs/x/checkpoints/best"]
+    )
+    assert cfg.trainer.n_epochs == 60 and cfg.trainer.resume_from == "runs/x/checkpoints/best"
+
+
+def test_misspelt_key_fails_naming_it_and_suggesting():
+    with pytest.raises(ConfigError) as err:
+        compose_experiment("asr_bilstm", ["trainer.n_epoch=3"])
+    assert "trainer.n_epoch" in str(err.value) and "trainer.n_epochs" in str(err.value)
+
+
+def test_unknown_experiment_and_group_option():
+    with pytest.raises(ConfigError, match="asr_bilstm"):
+        compose_experiment("asr_bilstmm")
+    with pytest.raises(ConfigError, match="conformer_ctc"):
+        compose_experiment("asr_bilstm", ["model=conformer"])
+
+
+def test_group_swap_add_delete_and_required_values():
+    cfg = compose_experiment(
+        "asr_bilstm",
+        ["model=conformer_ctc", "data=librispeech", "data.root=/corpora/LibriSpeech", "+extra.note=hi", "~writer.wandb_project"],
+    )
+    assert cfg.model._target_.endswith("ConformerCTC")
+    assert cfg.data.root == "/corpora/LibriSpeech" and cfg.data.train == ["train-clean-100"]
+    assert cfg.extra.note == "hi" and "wandb_project" not in cfg.writer
+    with pytest.raises(ConfigError, match="data.root"):
+        compose_experiment("asr_bilstm", ["data=librispeech"])  # root is required
+
+
+def test_overrides_on_a_saved_config(tmp_path):
+    cfg = compose_experiment("asr_conformer")
+    path = tmp_path / "config.yaml"
+    path.write_text(OmegaConf.to_yaml(cfg))
+    saved = OmegaConf.load(path)
+    out = apply_overrides(saved, ["data=librispeech", "data.root=/x", "trainer.n_epochs=2"])
+    assert out.data.root == "/x" and out.data.test == ["test-clean"] and out.trainer.n_epochs == 2
+    assert out.model == cfg.model  # untouched groups stay
+    with pytest.raises(ConfigError, match="model.d_modle"):
+        apply_overrides(saved, ["model.d_modle=3"])
+    with pytest.raises(ConfigError, match="Options"):
+        apply_overrides(saved, ["model=nope"])
+
+
+def test_every_group_option_composes():
+    for group in ("model", "optimizer", "lr_scheduler", "augment", "writer"):
+        for option in list_group_options(group):
+            cfg = compose_experiment("asr_bilstm", [f"{group}={option}"])
+            assert group in cfg
