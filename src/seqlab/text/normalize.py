@@ -1,0 +1,62 @@
+"""Transcript normalisation for character and sentencepiece vocabularies.
+
+The rules, in order (``normalize_text``):
+
+1. Unicode NFKD, then drop combining marks: "café" -> "cafe", "ﬁ" -> "fi".
+2. Lowercase.
+3. Typographic apostrophes (’ ‘ ʼ ′ ` ´) become the ASCII apostrophe '.
+4. Hyphens, dashes and slashes become spaces: "well-known" -> "well known", "and/or" -> "and or".
+5. Punctuation (Unicode category P*) is dropped, except an apostrophe between two word characters
+   ("don't", "o'clock" keep it; "'tis" and "dogs'" lose it). A dropped mark leaves a space, so
+   "one,two" stays two words ("u.s.a." becomes "u s a", as it is spoken).
+6. Whitespace runs collapse to one space; leading and trailing whitespace is removed.
+
+Digits, symbols (Unicode category S*: $ + = ...) and letters outside a-z are kept on purpose: they
+carry words ("5 $" is "five dollars") that silent deletion would lose, so the vocabulary reports them
+as unmappable and the index leaves the item out with that reason instead of training on a wrong
+transcript. Spell numbers out before indexing if such items matter.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_APOSTROPHES = str.maketrans({c: "'" for c in "\u2019\u2018\u02bc\u2032`\u00b4"})
+# Hyphen-minus, hyphen, non-breaking hyphen, figure dash, en dash, em dash, minus sign, slashes.
+_SEPARATORS = re.compile(r"[-\u2010\u2011\u2012\u2013\u2014\u2212/\\]")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum()
+
+
+def normalize_text(text: str) -> str:
+    """Normalise a transcript as described in the module docstring.
+
+    Args:
+        text: raw transcript, any case, any Unicode.
+
+    Returns:
+        The normalised transcript (may be empty; may still hold digits or symbols).
+    """
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.lower().translate(_APOSTROPHES)
+    text = _SEPARATORS.sub(" ", text)
+    kept: list[str] = []
+    for i, ch in enumerate(text):
+        if ch == "'":
+            # Keep only word-internal apostrophes; quotes around words are punctuation.
+            before = text[i - 1] if i > 0 else ""
+            after = text[i + 1] if i + 1 < len(text) else ""
+            if _is_word_char(before) and _is_word_char(after):
+                kept.append(ch)
+            continue
+        if unicodedata.category(ch).startswith("P"):
+            # A dropped mark between two words (e.g. "end.Next") must still separate them.
+            kept.append(" ")
+            continue
+        kept.append(ch)
+    return _WHITESPACE.sub(" ", "".join(kept)).strip()

@@ -1,0 +1,77 @@
+"""Normalisation and vocabularies: the rules as documented, round trips, the blank at id 0."""
+
+import random
+
+import pytest
+
+from seqlab.text.normalize import normalize_text
+from seqlab.text.vocab import CharVocab, SentencePieceVocab, build_vocab, load_vocab
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Hello,  World!", "hello world"),
+        ("Café NAÏVE façade", "cafe naive facade"),
+        ("Don\u2019t say \u2018no\u2019", "don't say no"),
+        ("'tis the dogs' bone", "tis the dogs bone"),
+        ("well-known and/or self\u2014made", "well known and or self made"),
+        ("wait...what?", "wait what"),
+        ("  tabs\tand\nnewlines  ", "tabs and newlines"),
+        ("Room 101", "room 101"),  # digits are kept; the vocab reports them
+        ("\ufb01ne", "fine"),  # NFKD splits the ligature
+        ('"quoted" (aside)', "quoted aside"),
+    ],
+)
+def test_normalize_text(raw, expected):
+    assert normalize_text(raw) == expected
+
+
+def test_char_vocab_layout_and_round_trip(tmp_path):
+    vocab = CharVocab()
+    assert len(vocab) == 29 and vocab.blank_id == 0 and vocab.kind == "char"
+    assert vocab.symbols[:3] == ["<blank>", " ", "'"] and vocab.symbols[3] == "a"
+    ids = vocab.encode("It's a Test!")
+    assert 0 not in ids and ids[:2] == [3 + 8, 3 + 19]  # "i", "t"
+    assert vocab.decode(ids) == "it's a test"
+    assert vocab.decode([0, *ids, 0]) == "it's a test"  # blanks are skipped
+    vocab.save(tmp_path)
+    again = load_vocab(tmp_path)
+    assert isinstance(again, CharVocab) and again.symbols == vocab.symbols
+
+
+def test_char_vocab_names_unmappable_characters():
+    vocab = CharVocab()
+    assert vocab.unmappable("Room 101 ñ") == {"1", "0"}  # ñ -> n by NFKD
+    assert vocab.unmappable("жук") == {"ж", "у", "к"}
+    with pytest.raises(ValueError, match=r"'0', '1'"):
+        vocab.encode("room 101")
+
+
+def _generated_corpus(n=300, seed=0):
+    rng = random.Random(seed)
+    words = "the quick brown fox jumps over a lazy dog while speech models train on data".split()
+    return [" ".join(rng.choice(words) for _ in range(rng.randint(3, 10))) for _ in range(n)]
+
+
+def test_sentencepiece_trains_and_round_trips(tmp_path):
+    texts = _generated_corpus()
+    vocab = build_vocab("sentencepiece", texts=texts, vocab_size=40, out_dir=tmp_path / "sp")
+    assert isinstance(vocab, SentencePieceVocab) and vocab.kind == "sentencepiece"
+    assert len(vocab) == 41 and vocab.blank_id == 0
+    for text in texts[:20] + ["Quick, BROWN dog!"]:
+        ids = vocab.encode(text)
+        assert ids and min(ids) >= 1  # id 0 is reserved for the blank
+        assert vocab.decode(ids) == normalize_text(text)
+        assert vocab.decode([0, *ids]) == normalize_text(text)
+    assert vocab.unmappable("the 3 foxes") == {"3"}
+    with pytest.raises(ValueError, match="'3'"):
+        vocab.encode("the 3 foxes")
+    again = load_vocab(tmp_path / "sp")
+    assert isinstance(again, SentencePieceVocab)
+    assert again.encode(texts[0]) == vocab.encode(texts[0]) and len(again) == len(vocab)
+
+
+def test_sentencepiece_too_large_vocab_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="smaller vocab_size"):
+        SentencePieceVocab.train(["ab ba"] * 5, vocab_size=500)
