@@ -38,7 +38,7 @@ def resample(
     wave: torch.Tensor | np.ndarray,
     orig_sr: int,
     new_sr: int,
-    lowpass_width: int = 16,
+    lowpass_width: int = 64,
     rolloff: float = 0.945,
     beta: float = 14.769656459379492,
 ) -> torch.Tensor | np.ndarray:

@@ -1,0 +1,299 @@
+"""Augmentations applied per utterance to padded batches on the training device.
+
+Ours rather than torch-audiomentations/audiomentations: those draw from numpy or python ``random``
+(outside the engine's RNG checkpoints) or work one item at a time on the CPU. Every random number
+here comes from the global torch RNG on the batch's device, drawn for the whole batch in a fixed
+order, so a resumed run replays the same augmentations. Padded samples and frames stay zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+
+import torch
+from torch import nn
+
+from seqlab.audio.resample import resample
+
+
+def _valid_mask(lengths: torch.Tensor, size: int) -> torch.Tensor:
+    """``(B, size)`` bool, True where the index is below each item's length."""
+    return torch.arange(size, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def _chosen(p: float, batch: int, device: torch.device) -> torch.Tensor:
+    """``(B,)`` bool: which utterances get the augmentation, each with probability ``p``."""
+    return torch.rand(batch, device=device) < p
+
+
+class Gain(nn.Module):
+    """Multiply each chosen utterance by a gain drawn uniformly in decibels.
+
+    Args:
+        p: probability per utterance.
+        min_gain_db, max_gain_db: gain range in dB (amplitude factor ``10 ** (dB / 20)``).
+    """
+
+    def __init__(self, p: float = 0.5, min_gain_db: float = -6.0, max_gain_db: float = 6.0) -> None:
+        super().__init__()
+        self.p, self.min_gain_db, self.max_gain_db = p, min_gain_db, max_gain_db
+
+    def forward(
+        self, wave: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``wave (B, T), lengths (B,)`` -> the same shapes; identity in eval mode."""
+        if not self.training or self.p <= 0:
+            return wave, lengths
+        batch = wave.shape[0]
+        chosen = _chosen(self.p, batch, wave.device)
+        gain_db = torch.empty(batch, device=wave.device).uniform_(
+            self.min_gain_db, self.max_gain_db
+        )
+        factor = torch.where(chosen, 10.0 ** (gain_db / 20.0), torch.ones_like(gain_db))
+        return wave * factor.to(wave.dtype)[:, None], lengths
+
+
+class PolarityInversion(nn.Module):
+    """Negate each chosen utterance (``p`` per utterance)."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(
+        self, wave: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``wave (B, T), lengths (B,)`` -> the same shapes; identity in eval mode."""
+        if not self.training or self.p <= 0:
+            return wave, lengths
+        chosen = _chosen(self.p, wave.shape[0], wave.device)
+        sign = 1.0 - 2.0 * chosen.to(wave.dtype)  # -1 where chosen
+        return wave * sign[:, None], lengths
+
+
+class ColoredNoise(nn.Module):
+    """Add noise with power spectrum ``1 / f ** f_decay`` at an SNR drawn uniformly in dB.
+
+    ``f_decay`` is 0 for white, 1 pink, 2 brown, -1 blue, -2 violet noise. The SNR is relative
+    to the power of each utterance's valid samples; silent utterances get no noise.
+
+    Args:
+        p: probability per utterance.
+        min_snr_db, max_snr_db: signal-to-noise ratio range in dB.
+        min_f_decay, max_f_decay: range of the spectral exponent, drawn uniformly.
+    """
+
+    def __init__(
+        self,
+        p: float = 0.5,
+        min_snr_db: float = 10.0,
+        max_snr_db: float = 30.0,
+        min_f_decay: float = -2.0,
+        max_f_decay: float = 2.0,
+    ) -> None:
+        super().__init__()
+        self.p, self.min_snr_db, self.max_snr_db = p, min_snr_db, max_snr_db
+        self.min_f_decay, self.max_f_decay = min_f_decay, max_f_decay
+
+    def forward(
+        self, wave: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``wave (B, T), lengths (B,)`` -> the same shapes; identity in eval mode."""
+        if not self.training or self.p <= 0:
+            return wave, lengths
+        batch, n_samples = wave.shape
+        device = wave.device
+        chosen = _chosen(self.p, batch, device)
+        snr_db = torch.empty(batch, device=device).uniform_(self.min_snr_db, self.max_snr_db)
+        f_decay = torch.empty(batch, device=device).uniform_(self.min_f_decay, self.max_f_decay)
+        compute = torch.promote_types(wave.dtype, torch.float32)  # float32, or float64 input
+        white = torch.randn(batch, n_samples, device=device, dtype=compute)  # (B, T)
+        # Shape white noise in frequency: amplitude ~ f ** (-decay / 2) gives power ~ 1 / f ** decay.
+        spectrum = torch.fft.rfft(white)  # (B, K)
+        bins = torch.arange(spectrum.shape[1], device=device, dtype=compute)
+        amplitude = bins.clamp_min(1.0)[None, :] ** (-f_decay.to(compute)[:, None] / 2)  # (B, K)
+        amplitude[:, 0] = 0.0  # no DC offset
+        noise = torch.fft.irfft(spectrum * amplitude, n=n_samples)  # (B, T)
+        valid = _valid_mask(lengths, n_samples)
+        noise = noise.masked_fill(~valid, 0.0)
+        signal = wave.to(compute).masked_fill(~valid, 0.0)
+        signal_power = signal.square().sum(1)  # (B,), both over the same valid samples
+        noise_power = noise.square().sum(1)
+        target_noise_power = signal_power / 10.0 ** (snr_db.to(compute) / 10.0)
+        scale = (target_noise_power / noise_power.clamp_min(1e-20)).sqrt()
+        scale = torch.where(chosen, scale, torch.zeros_like(scale))
+        return (signal + noise * scale[:, None]).to(wave.dtype), lengths
+
+
+class SpeedPerturb(nn.Module):
+    """Play each chosen utterance faster or slower (pitch changes too, as in Kaldi's recipe).
+
+    A factor ``f`` resamples the utterance by ``1 / f``: its length becomes ``ceil(L / f)``.
+    Chosen utterances are grouped by factor so each factor costs one batched resampling.
+
+    Args:
+        p: probability per utterance.
+        factors: speeds to draw from, uniformly (e.g. ``(0.9, 1.1)``; 1.0 may be included).
+    """
+
+    def __init__(self, p: float = 0.5, factors: Sequence[float] = (0.9, 1.1)) -> None:
+        super().__init__()
+        if len(factors) == 0 or any(f <= 0 for f in factors):
+            raise ValueError(f"SpeedPerturb: factors must be positive and non-empty, got {factors}")
+        self.p = p
+        self.factors = [float(f) for f in factors]
+        # Resampling needs integer rates: factor = orig / new, e.g. 0.9 = 9 / 10.
+        self._ratios = [Fraction(f).limit_denominator(100) for f in self.factors]
+
+    def forward(
+        self, wave: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``wave (B, T), lengths (B,)`` -> ``wave (B, T'), lengths (B,)`` with
+        ``T' = max(new lengths)``; identity in eval mode."""
+        if not self.training or self.p <= 0:
+            return wave, lengths
+        batch, n_samples = wave.shape
+        device = wave.device
+        chosen = _chosen(self.p, batch, device)
+        which = torch.randint(len(self.factors), (batch,), device=device)
+        which = torch.where(chosen, which, torch.full_like(which, -1))  # -1: unchanged
+        new_lengths = lengths.clone()
+        for index, ratio in enumerate(self._ratios):
+            rows = which == index
+            new_lengths[rows] = torch.div(
+                lengths[rows] * ratio.denominator + ratio.numerator - 1,
+                ratio.numerator,
+                rounding_mode="floor",
+            )  # ceil(L * new / orig) without float rounding
+        out_samples = int(new_lengths.max()) if batch else n_samples
+        out = torch.zeros(batch, out_samples, dtype=wave.dtype, device=device)
+        keep = (which == -1).nonzero().squeeze(1)
+        width = min(n_samples, out_samples)
+        out[keep, :width] = wave[keep, :width]
+        for index, ratio in enumerate(self._ratios):
+            rows = (which == index).nonzero().squeeze(1)
+            if rows.numel() == 0 or ratio == 1:
+                out[rows, :width] = wave[rows, :width]
+                continue
+            moved = resample(wave[rows], ratio.numerator, ratio.denominator)  # (n, T * new / orig)
+            width_moved = min(moved.shape[1], out_samples)
+            out[rows, :width_moved] = moved[:, :width_moved]
+        # The filter's tail rings past each new end; padding must stay zero.
+        out = out.masked_fill(~_valid_mask(new_lengths, out_samples), 0.0)
+        return out, new_lengths
+
+
+class SpecAugment(nn.Module):
+    """Zero random frequency bands and time spans of normalised features (0 is their mean).
+
+    Defaults follow the LibriSpeech "LD" policy of Park et al. (2019): two frequency masks up to
+    27 mel bins wide (of 80) and two time masks, each at most ``time_mask_width`` frames and at most
+    ``max_time_fraction`` of the utterance's valid frames, so short utterances keep most of their
+    frames. Masks lie inside the valid frames; widths are uniform in ``[0, max]``.
+
+    Args:
+        p: probability per utterance (recipes often use 1.0).
+        n_freq_masks, freq_mask_width: number and maximal width of frequency masks.
+        n_time_masks, time_mask_width: number and maximal width of time masks.
+        max_time_fraction: cap on each time mask's width as a fraction of the valid frames.
+    """
+
+    def __init__(
+        self,
+        p: float = 0.5,
+        n_freq_masks: int = 2,
+        freq_mask_width: int = 27,
+        n_time_masks: int = 2,
+        time_mask_width: int = 40,
+        max_time_fraction: float = 0.05,
+    ) -> None:
+        super().__init__()
+        self.p, self.n_freq_masks, self.freq_mask_width = p, n_freq_masks, freq_mask_width
+        self.n_time_masks, self.time_mask_width = n_time_masks, time_mask_width
+        self.max_time_fraction = max_time_fraction
+
+    def forward(
+        self, feats: torch.Tensor, frame_lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``feats (B, F, n_mels), frame_lengths (B,)`` -> the same; identity in eval mode."""
+        if not self.training or self.p <= 0:
+            return feats, frame_lengths
+        batch, n_frames, n_mels = feats.shape
+        device = feats.device
+        chosen = _chosen(self.p, batch, device)
+        n_bins = torch.full((batch,), n_mels, device=device)
+        freq_masked = self._spans(
+            self.n_freq_masks, n_bins, torch.full_like(n_bins, self.freq_mask_width), n_mels
+        )  # (B, n_mels)
+        max_time = torch.minimum(
+            torch.full_like(frame_lengths, self.time_mask_width),
+            (frame_lengths.float() * self.max_time_fraction).floor().long(),
+        )
+        time_masked = self._spans(self.n_time_masks, frame_lengths, max_time, n_frames)  # (B, F)
+        valid = _valid_mask(frame_lengths, n_frames)  # (B, F)
+        masked = (time_masked[:, :, None] | freq_masked[:, None, :]) & valid[:, :, None]
+        masked = masked & chosen[:, None, None]  # (B, F, n_mels)
+        return feats.masked_fill(masked, 0.0), frame_lengths
+
+    @staticmethod
+    def _spans(
+        n_masks: int, extent: torch.Tensor, max_width: torch.Tensor, size: int
+    ) -> torch.Tensor:
+        """``(B, size)`` bool union of ``n_masks`` random spans inside ``[0, extent)`` per row."""
+        batch = extent.shape[0]
+        device = extent.device
+        positions = torch.arange(size, device=device)[None, :]
+        masked = torch.zeros(batch, size, dtype=torch.bool, device=device)
+        max_width = torch.minimum(max_width, extent).clamp_min(0)
+        for _ in range(n_masks):
+            width = (torch.rand(batch, device=device) * (max_width + 1)).floor().long()
+            width = torch.minimum(width, max_width)
+            start = (torch.rand(batch, device=device) * (extent - width + 1)).floor().long()
+            start = torch.minimum(start, (extent - width).clamp_min(0))
+            span = (positions >= start[:, None]) & (positions < (start + width)[:, None])
+            masked |= span
+        return masked
+
+
+class AugmentPipeline(nn.Module):
+    """Wave and feature augmentations in order, active only in training mode.
+
+    Args:
+        wave: modules ``(wave (B, T), lengths (B,)) -> (wave (B, T'), lengths (B,))``.
+        spec: modules ``(feats (B, F, n_mels), frame_lengths (B,)) -> the same``.
+    """
+
+    def __init__(self, wave: Sequence[nn.Module] = (), spec: Sequence[nn.Module] = ()) -> None:
+        super().__init__()
+        # list(): Hydra passes a ListConfig of instantiated modules.
+        self.wave = nn.ModuleList(list(wave))
+        self.spec = nn.ModuleList(list(spec))
+
+    def apply_wave(
+        self, wave: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the wave augmentations on ``wave (B, T), lengths (B,)``; identity in eval mode."""
+        if self.training:
+            for augmentation in self.wave:
+                wave, lengths = augmentation(wave, lengths)
+        return wave, lengths
+
+    def apply_spec(
+        self, feats: torch.Tensor, frame_lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run the feature augmentations on ``feats (B, F, n_mels)``; identity in eval mode."""
+        if self.training:
+            for augmentation in self.spec:
+                feats, frame_lengths = augmentation(feats, frame_lengths)
+        return feats, frame_lengths
+
+
+__all__ = [
+    "AugmentPipeline",
+    "ColoredNoise",
+    "Gain",
+    "PolarityInversion",
+    "SpecAugment",
+    "SpeedPerturb",
+]

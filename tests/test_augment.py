@@ -1,0 +1,222 @@
+"""On-device augmentations: identity at p=0, the promised effect at p=1, padding, determinism."""
+
+import math
+
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from seqlab.audio.augment import (
+    AugmentPipeline,
+    ColoredNoise,
+    Gain,
+    PolarityInversion,
+    SpecAugment,
+    SpeedPerturb,
+)
+from seqlab.audio.resample import resample
+
+LENGTHS = torch.tensor([16000, 9000, 4001, 12345])
+
+
+def padded_batch(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Four tones plus noise of different lengths, zero-padded: ``(4, 16000)``, ``(4,)``."""
+    generator = torch.Generator().manual_seed(seed)
+    t = torch.arange(16000) / 16000
+    wave = torch.stack([torch.sin(2 * math.pi * f * t) for f in (220.0, 440.0, 1000.0, 3000.0)])
+    wave = 0.3 * wave + 0.01 * torch.randn(4, 16000, generator=generator)
+    wave = wave.masked_fill(torch.arange(16000)[None, :] >= LENGTHS[:, None], 0.0)
+    return wave, LENGTHS.clone()
+
+
+def padded_feats(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Non-zero normalised-like features ``(4, 120, 80)``, zero beyond ``[120, 77, 31, 5]``."""
+    generator = torch.Generator().manual_seed(seed)
+    frame_lengths = torch.tensor([120, 77, 31, 5])
+    feats = torch.randn(4, 120, 80, generator=generator).abs() + 0.1  # no exact zeros
+    valid = torch.arange(120)[None, :] < frame_lengths[:, None]
+    return feats.masked_fill(~valid[..., None], 0.0), frame_lengths
+
+
+WAVE_AUGMENTATIONS = [Gain, PolarityInversion, ColoredNoise, SpeedPerturb]
+
+
+@pytest.mark.parametrize("cls", WAVE_AUGMENTATIONS + [SpecAugment])
+def test_p_zero_and_eval_mode_are_identity(cls):
+    is_spec = cls is SpecAugment
+    x, n = padded_feats() if is_spec else padded_batch()
+    for module in (cls(p=0.0), cls(p=1.0).eval()):
+        y, m = module(x, n)
+        assert torch.equal(y, x) and torch.equal(m, n)
+
+
+def test_gain_within_db_range_and_per_utterance():
+    wave, lengths = padded_batch()
+    torch.manual_seed(0)
+    out, out_lengths = Gain(p=1.0, min_gain_db=-6.0, max_gain_db=6.0)(wave, lengths)
+    assert torch.equal(out_lengths, lengths)
+    ratio = out[:, :100] / wave[:, :100]  # (B, 100), one constant per row
+    assert torch.allclose(ratio, ratio[:, :1].expand_as(ratio), rtol=1e-5)
+    gain_db = 20 * torch.log10(ratio[:, 0])
+    assert torch.all(gain_db >= -6.0 - 1e-4) and torch.all(gain_db <= 6.0 + 1e-4)
+    assert gain_db.std() > 0.1  # drawn per utterance, not once per batch
+
+
+def test_polarity_inversion_is_exact_negation():
+    wave, lengths = padded_batch()
+    out, _ = PolarityInversion(p=1.0)(wave, lengths)
+    assert torch.equal(out, -wave)
+
+
+@pytest.mark.parametrize("snr_db", [0.0, 10.0, 25.0])
+@pytest.mark.parametrize("f_decay", [-2.0, 0.0, 1.0, 2.0])
+def test_colored_noise_hits_requested_snr(snr_db, f_decay):
+    wave, lengths = padded_batch()
+    torch.manual_seed(1)
+    module = ColoredNoise(p=1.0, min_snr_db=snr_db, max_snr_db=snr_db)
+    module.min_f_decay = module.max_f_decay = f_decay
+    out, out_lengths = module(wave, lengths)
+    assert torch.equal(out_lengths, lengths)
+    noise = out - wave
+    for i, n in enumerate(lengths.tolist()):
+        measured = 10 * torch.log10(wave[i, :n].square().sum() / noise[i, :n].square().sum())
+        assert abs(float(measured) - snr_db) < 1e-3
+        assert torch.all(out[i, n:] == 0)
+
+
+def test_colored_noise_spectrum_slope():
+    """Brown noise (f_decay=2) loses ~6 dB per octave; white noise is flat."""
+    torch.manual_seed(2)
+    silence_free = torch.ones(8, 32768)  # constant signal: the noise is judged on its own
+    lengths = torch.full((8,), 32768)
+    for f_decay, slope_db_per_octave in [(0.0, 0.0), (1.0, -3.01), (2.0, -6.02), (-1.0, 3.01)]:
+        module = ColoredNoise(p=1.0, min_f_decay=f_decay, max_f_decay=f_decay)
+        noise = module(silence_free, lengths)[0] - silence_free
+        power = torch.fft.rfft(noise).abs().square().mean(0)  # (K,)
+        low, high = power[512:1024].mean(), power[1024:2048].mean()  # one octave apart
+        measured = 10 * torch.log10(high / low)
+        assert abs(float(measured) - slope_db_per_octave) < 0.5, (f_decay, float(measured))
+
+
+@pytest.mark.parametrize("factor", [0.9, 1.1])
+def test_speed_perturb_changes_length_by_factor(factor):
+    wave, lengths = padded_batch()
+    torch.manual_seed(3)
+    out, out_lengths = SpeedPerturb(p=1.0, factors=(factor,))(wave, lengths)
+    expected = [math.ceil(n / factor - 1e-9) for n in lengths.tolist()]
+    assert out_lengths.tolist() == expected
+    assert out.shape == (4, max(expected))
+    for i, n in enumerate(expected):
+        assert torch.all(out[i, n:] == 0)
+        # Each utterance is its own resampling, unaffected by the batch's padding.
+        alone = resample(wave[i, : lengths[i]], *_rates(factor))
+        torch.testing.assert_close(out[i, :n], alone, atol=1e-5, rtol=0)
+    # The 220 Hz tone becomes 220 * factor Hz.
+    spectrum = torch.fft.rfft(out[0, : expected[0]]).abs()
+    peak_hz = float(spectrum.argmax()) * 16000 / expected[0]
+    assert abs(peak_hz - 220 * factor) < 2.0
+
+
+def _rates(factor: float) -> tuple[int, int]:
+    return (9, 10) if factor == 0.9 else (11, 10)
+
+
+def test_speed_perturb_mixed_batch_keeps_unchosen_items():
+    wave, lengths = padded_batch()
+    torch.manual_seed(4)
+    out, out_lengths = SpeedPerturb(p=0.5, factors=(0.9, 1.0, 1.1))(wave, lengths)
+    for i in range(4):
+        n = int(out_lengths[i])
+        assert torch.all(out[i, n:] == 0)
+        if n == int(lengths[i]):
+            assert torch.equal(out[i, :n], wave[i, :n])
+        else:
+            assert n in (math.ceil(lengths[i] / 0.9), math.ceil(lengths[i] / 1.1 - 1e-9))
+
+
+def test_spec_augment_masks_only_valid_frames():
+    feats, frame_lengths = padded_feats()
+    torch.manual_seed(5)
+    module = SpecAugment(p=1.0, n_freq_masks=2, freq_mask_width=27, n_time_masks=2)
+    module.time_mask_width, module.max_time_fraction = 20, 0.2
+    out, out_lengths = module(feats, frame_lengths)
+    assert torch.equal(out_lengths, frame_lengths)
+    zeroed = (out == 0) & (feats != 0)
+    assert zeroed.any()
+    for i, n in enumerate(frame_lengths.tolist()):
+        assert torch.all(out[i, n:] == 0)
+        kept = out[i, :n] != 0
+        assert torch.equal(out[i, :n][kept], feats[i, :n][kept])  # untouched values unchanged
+        # Whole masked columns are frequency masks (<= 2 bands of <= 27 bins).
+        full_bins = zeroed[i, :n].all(dim=0)  # (n_mels,)
+        assert int(full_bins.sum()) <= 2 * 27
+        # Whole masked rows are time masks (<= 2 spans of <= min(20, 0.2 n) frames).
+        full_frames = zeroed[i, :n].all(dim=1)
+        assert int(full_frames.sum()) <= 2 * min(20, int(0.2 * n))
+        # Every zeroed value lies in a masked row or column.
+        assert torch.all(full_bins[None, :] | full_frames[:, None] | ~zeroed[i, :n])
+
+
+def test_spec_augment_defaults_cap_time_masks_by_fraction():
+    feats, frame_lengths = padded_feats()
+    torch.manual_seed(6)
+    module = SpecAugment(p=1.0, n_freq_masks=0)
+    out, _ = module(feats, frame_lengths)
+    masked_frames = ((out == 0) & (feats != 0)).all(dim=2).sum(dim=1)  # (B,)
+    caps = [2 * min(40, int(0.05 * n)) for n in frame_lengths.tolist()]  # [12, 6, 2, 0]
+    assert all(m <= c for m, c in zip(masked_frames.tolist(), caps, strict=True))
+
+
+@pytest.mark.parametrize("cls", WAVE_AUGMENTATIONS + [SpecAugment])
+def test_deterministic_under_manual_seed(cls):
+    x, n = padded_feats() if cls is SpecAugment else padded_batch()
+    module = cls(p=0.5)
+    torch.manual_seed(7)
+    first = module(x, n)
+    torch.manual_seed(7)
+    second = module(x, n)
+    assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
+    third = module(x, n)  # the RNG moved on: a different draw
+    assert not torch.equal(first[0], third[0]) or cls is PolarityInversion
+
+
+def test_pipeline_train_and_eval():
+    wave, lengths = padded_batch()
+    feats, frame_lengths = padded_feats()
+    pipeline = AugmentPipeline(
+        wave=[PolarityInversion(p=1.0), Gain(p=1.0)], spec=[SpecAugment(p=1.0)]
+    )
+    torch.manual_seed(8)
+    out, out_lengths = pipeline.apply_wave(wave, lengths)
+    ratio = out[:, :50] / wave[:, :50]
+    assert torch.all(ratio < 0) and torch.equal(out_lengths, lengths)
+    assert not torch.equal(pipeline.apply_spec(feats, frame_lengths)[0], feats)
+    pipeline.eval()
+    assert pipeline.apply_wave(wave, lengths)[0] is wave
+    assert pipeline.apply_spec(feats, frame_lengths)[0] is feats
+
+
+def test_pipeline_from_hydra_config():
+    config = {
+        "_target_": "seqlab.audio.augment.AugmentPipeline",
+        "wave": [
+            {"_target_": "seqlab.audio.augment.SpeedPerturb", "p": 1.0, "factors": [1.1]},
+            {"_target_": "seqlab.audio.augment.ColoredNoise", "p": 1.0},
+        ],
+        "spec": [{"_target_": "seqlab.audio.augment.SpecAugment", "p": 1.0}],
+    }
+    pipeline = instantiate(config)
+    assert isinstance(pipeline.wave[0], SpeedPerturb) and isinstance(pipeline.spec[0], SpecAugment)
+    wave, lengths = padded_batch()
+    out, out_lengths = pipeline.apply_wave(wave, lengths)
+    assert out_lengths.tolist() == [math.ceil(n / 1.1 - 1e-9) for n in lengths.tolist()]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("cls", WAVE_AUGMENTATIONS)
+def test_runs_on_cuda(cls):
+    wave, lengths = padded_batch()
+    out, out_lengths = cls(p=1.0)(wave.cuda(), lengths.cuda())
+    assert out.is_cuda and out_lengths.is_cuda
+    valid = torch.arange(out.shape[1], device="cuda")[None, :] < out_lengths[:, None]
+    assert torch.all(out[~valid] == 0)
