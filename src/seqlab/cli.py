@@ -44,18 +44,15 @@ def train(experiment: str, overrides: list[str]) -> dict:
     from hydra.utils import instantiate
 
     from seqlab.config import compose_experiment
-    from seqlab.engine.checkpoint import resolve_checkpoint
-    from seqlab.engine.rundir import create_run_dir
+    from seqlab.engine.rng import seed_everything
     from seqlab.engine.trainer import fit
-    from seqlab.evaluation import run_dir_of
 
     cfg = compose_experiment(experiment, overrides)
-    if cfg.trainer.get("resume_from"):
-        run_dir = run_dir_of(resolve_checkpoint(cfg.trainer.resume_from))
-    else:
-        run_dir = create_run_dir(cfg, overrides)
+    seed_everything(int(cfg.seed), bool(cfg.trainer.deterministic))  # before the model is built
     task = instantiate(cfg.task, cfg=cfg, _recursive_=False)
-    return fit(cfg, task, run_dir, overrides=overrides)
+    # run_dir=None: the engine makes the run directory on rank 0 (or reuses the one that owns
+    # trainer.resume_from) and shares it with every rank
+    return fit(cfg, task, None, overrides=overrides)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -121,13 +118,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     data = Path(args.data)
     summary_file = data / "corpus.json"
     t0 = time.perf_counter()
-    if summary_file.is_file() and json.loads(summary_file.read_text()).get("hours") == args.hours:
+    built = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
+    if built.get("hours_requested") == args.hours and built.get("seed") == args.seed:
         print(f"[demo] using the corpus already built in {data}")
     else:
         from seqlab.data.synth_speech import build_corpus
 
         print(f"[demo] synthesising {args.hours} h of English speech with eSpeak NG into {data} ...")
-        build_corpus(data, hours=args.hours, seed=args.seed)
+        build_corpus(data, hours=args.hours, seed=args.seed, overwrite=bool(built))
     t_data = time.perf_counter() - t0
     overrides = [f"data.root={data}", *args.overrides]
     print(f"[demo] training asr_conformer ({' '.join(overrides)}) ...")

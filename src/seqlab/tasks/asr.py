@@ -85,10 +85,6 @@ class ASRTask:
         """The trained modules by name; the checkpoint stores ``model.safetensors``."""
         return {"model": self.model}
 
-    def bind_models(self, models: dict[str, nn.Module]) -> None:
-        """The engine hands back the prepared (device-placed, maybe DDP-wrapped) modules."""
-        self.model = models["model"]
-
     def optimizer_params(self, name: str):
         """All parameters go to the single optimizer ``main``."""
         return self.model.parameters()

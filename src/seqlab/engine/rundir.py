@@ -1,0 +1,130 @@
+"""Run directories: ``runs_root/experiment_name/run_name/`` with config.yaml, overrides.txt and
+env.json (versions, platform, git commit and dirty diff), so every run can be reproduced."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+import seqlab
+from seqlab.engine.checkpoint import resolve_checkpoint
+
+
+def _git(args: list[str], cwd: Path) -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None  # no git installed, or it hung
+    return result.stdout if result.returncode == 0 else None
+
+
+def environment_info() -> dict:
+    """Versions, platform, device and the git state of the cwd's repo (or seqlab's own).
+
+    Returns:
+        dict with python, torch, accelerate, seqlab, platform, cuda (or null), gpus,
+        git_commit, git_dirty, git_diff (null when there is no git or no repo).
+    """
+    import accelerate
+    import torch
+
+    info = {
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "accelerate": accelerate.__version__,
+        "seqlab": seqlab.__version__,
+        "platform": platform.platform(),
+        "cuda": torch.version.cuda if torch.cuda.is_available() else None,
+        "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
+        "argv": sys.argv,
+        "git_commit": None,
+        "git_dirty": None,
+        "git_diff": None,
+    }
+    for repo in (Path.cwd(), Path(seqlab.__file__).resolve().parent):
+        commit = _git(["rev-parse", "HEAD"], repo)
+        if commit:
+            diff = _git(["diff", "HEAD"], repo) or ""
+            info.update(git_commit=commit.strip(), git_dirty=bool(diff), git_diff=diff or None)
+            break
+    return info
+
+
+def write_config(run_dir: Path, cfg: DictConfig) -> None:
+    """Write the resolved config to ``run_dir/config.yaml``; an existing one is kept as
+    ``config.<timestamp>.yaml`` (a resumed run may have changed keys on the command line)."""
+    path = run_dir / "config.yaml"
+    if path.exists():
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        archive, number = run_dir / f"config.{stamp}.yaml", 2
+        while archive.exists():  # two resumes within a second
+            archive, number = run_dir / f"config.{stamp}-{number}.yaml", number + 1
+        path.rename(archive)
+    path.write_text(OmegaConf.to_yaml(cfg, resolve=True))
+
+
+def create_run_dir(cfg: DictConfig, overrides: Sequence[str] = ()) -> Path:
+    """Make a new run directory and write config.yaml, overrides.txt and env.json into it.
+
+    Args:
+        cfg: the composed config; reads ``trainer.runs_root`` (default "runs"),
+            ``experiment_name`` and ``trainer.run_name`` (default: ``%Y%m%d-%H%M%S``, with a
+            suffix ``-2``, ``-3``... if that exists).
+        overrides: the command-line overrides, one per line in overrides.txt.
+
+    Returns:
+        the run directory.
+    """
+    trainer_cfg = cfg.get("trainer") or {}
+    root = Path(trainer_cfg.get("runs_root") or "runs") / str(
+        cfg.get("experiment_name") or "default"
+    )
+    name = trainer_cfg.get("run_name") or time.strftime("%Y%m%d-%H%M%S")
+    run_dir = root / name
+    if not trainer_cfg.get("run_name"):
+        suffix = 2
+        while run_dir.exists():
+            run_dir = root / f"{name}-{suffix}"
+            suffix += 1
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_config(run_dir, cfg)
+    (run_dir / "overrides.txt").write_text("".join(f"{o}\n" for o in overrides))
+    (run_dir / "env.json").write_text(json.dumps(environment_info(), indent=2) + "\n")
+    return run_dir
+
+
+def prepare_run_dir(cfg: DictConfig, overrides: Sequence[str] = ()) -> Path:
+    """The run directory for ``cfg``: a new one, or, when ``trainer.resume_from`` is set, the
+    run that owns that checkpoint (``<run>/checkpoints/<tag>``), whose config.yaml is replaced
+    by this config (the old one kept) and whose overrides.txt gets the new overrides appended
+    under a ``# resume`` line."""
+    resume_from = (cfg.get("trainer") or {}).get("resume_from")
+    if not resume_from:
+        return create_run_dir(cfg, overrides)
+    run_dir = resolve_checkpoint(resume_from).parent.parent
+    write_config(run_dir, cfg)
+    with open(run_dir / "overrides.txt", "a", encoding="utf-8") as file:
+        file.write(
+            f"# resume {time.strftime('%Y%m%d-%H%M%S')}\n" + "".join(f"{o}\n" for o in overrides)
+        )
+    return run_dir
+
+
+def agree_on_run_dir(cfg: DictConfig, overrides: Sequence[str], accelerator) -> Path:
+    """:func:`prepare_run_dir` on rank 0, broadcast to every rank (their clocks, and so the
+    default timestamped names, may differ by a second)."""
+    from accelerate.utils import broadcast_object_list
+
+    names = [str(prepare_run_dir(cfg, overrides)) if accelerator.is_main_process else None]
+    if accelerator.num_processes > 1:
+        names = broadcast_object_list(names)
+    return Path(names[0])

@@ -1,0 +1,470 @@
+"""The training loop of every seqlab task, on HF Accelerate. Read it top to bottom.
+
+``fit(cfg, task)`` builds a :class:`Trainer`: it prepares the task's models and the named
+optimizers with Accelerate (device, mixed precision, DDP), then walks each epoch's batches in
+windows of ``trainer.grad_accum_steps`` micro-batches. A window is one optimizer step
+(``engine/step.py``: weighted accumulation, unscale, clip, step). Between windows come logging,
+validation (best and early-stop tracking) and checkpoints, so a checkpoint always sits on a
+window boundary and a resumed run replays exactly what the uninterrupted one would have done.
+
+``cfg.trainer`` keys (defaults in brackets):
+    n_epochs, max_steps [null: no limit]: stop after that many epochs / optimizer steps.
+    grad_accum_steps [1]: micro-batches per optimizer step.
+    precision [fp32]: fp32 | bf16 | fp16 (fp16 uses a dynamic grad scaler).
+    device [auto]: auto | cpu | cuda.
+    val_every_n_steps, val_every_n_epochs [null]: when to validate (also always at the end);
+    val_at_start [false]: validate once before training (logged at step 0, not a "best").
+    monitor [null]: "min val_wer" / "max val_bleu": picks the `best` checkpoint.
+    early_stop_patience [null]: stop after that many validations without improvement.
+    save_every_n_steps, save_every_n_epochs [null]: when to save (also at the end and at
+        every new best); keep_last [3]: step checkpoints kept besides `best` and `last`.
+    resume_from [null]: a checkpoint (or run dir) to continue from, exactly.
+    deterministic [false]: deterministic torch kernels.
+    max_nonfinite_in_a_row [10]: skipped (non-finite) steps in a row before giving up.
+    log_every_n_steps [50]; num_workers [0]; progress [auto]: auto | bar | plain | none.
+    runs_root [runs], run_name [null: a timestamp]: the run dir is runs_root/experiment_name/run_name.
+Optimizer and scheduler keys: ``engine/optim.py``; writer keys: ``engine/writers.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import warnings
+from pathlib import Path
+
+import hydra.utils
+import torch
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState
+from accelerate.utils import gather_object
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import DataLoader
+
+from seqlab.engine import checkpoint as ckpt
+from seqlab.engine.optim import build_optimizers, build_schedulers
+from seqlab.engine.progress import Progress
+from seqlab.engine.rng import capture_rng_state, seed_everything
+from seqlab.engine.rundir import agree_on_run_dir
+from seqlab.engine.step import OptimizerStep, to_device
+from seqlab.engine.task import give_prepared_models
+from seqlab.engine.train_state import TrainState, collect_state, restore_state
+from seqlab.engine.writers import Writers, build_writers
+
+PRECISIONS = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}
+ID_KEYS = ("ids", "utt_ids", "keys", "paths")  # batch keys that name items, for error messages
+
+
+def fit(cfg: DictConfig, task, run_dir: Path | None = None, overrides=()) -> dict:
+    """Train ``task`` as ``cfg`` says.
+
+    Args:
+        cfg: the full resolved config (seed, experiment_name, optimizer, lr_scheduler, trainer,
+            writer).
+        task: built by ``hydra.utils.instantiate(cfg.task, cfg=cfg, _recursive_=False)``
+            after :func:`seed_everything` (so that model initialisation is seeded).
+        run_dir: None: a new run dir, or the run that owns ``trainer.resume_from``.
+        overrides: the command-line overrides, written to overrides.txt.
+
+    Returns:
+        summary: run_dir, step, epoch, best_metric, best_step, monitor, stopped_early,
+        val_metrics, last_checkpoint, best_checkpoint.
+    """
+    trainer = Trainer(cfg, task, run_dir, overrides)
+    try:
+        return trainer.fit()
+    finally:
+        trainer.close()
+
+
+class NonFiniteLossError(RuntimeError):
+    """Raised after ``trainer.max_nonfinite_in_a_row`` skipped steps in a row."""
+
+
+class Trainer:
+    """Owns the loop; see the module docstring for the ``cfg.trainer`` keys."""
+
+    def __init__(self, cfg: DictConfig, task, run_dir: Path | None = None, overrides=()):
+        self.cfg, self.task, self.tcfg = cfg, task, cfg.trainer
+        t = self.tcfg
+        device = t.get("device", "auto")
+        if device == "cuda" and not torch.cuda.is_available():
+            raise RuntimeError("trainer.device=cuda but torch sees no GPU; use auto or cpu")
+        # fit() may run several times in one process (tests, sweeps, notebooks): Accelerate keeps
+        # its settings in a singleton, so start afresh (fit() ends the process group it made).
+        # Accumulation is ours (weighted by n_units): Accelerate's stays at 1.
+        AcceleratorState._reset_state(reset_partial_state=True)
+        self.accelerator = Accelerator(
+            mixed_precision=PRECISIONS[t.get("precision", "fp32")],
+            cpu=device == "cpu" or not torch.cuda.is_available(),
+        )
+        self.rank, self.world_size = self.accelerator.process_index, self.accelerator.num_processes
+        self.is_main = self.accelerator.is_main_process
+        self.run_dir = Path(run_dir or agree_on_run_dir(cfg, list(overrides), self.accelerator))
+        self.ckpt_dir = self.run_dir / "checkpoints"
+        # Each rank draws its own dropout masks and augmentations from here on.
+        seed_everything(int(cfg.seed) + self.rank, bool(t.get("deterministic", False)))
+
+        # Models and optimizers; a resumed run's weights are loaded before Accelerate moves them.
+        resume = ckpt.load_checkpoint(t.resume_from) if t.get("resume_from") else None
+        self.models = dict(task.models())
+        for name, module in self.models.items():
+            if resume:
+                module.load_state_dict(resume["models"][name])
+        self.optimizers = build_optimizers(cfg, task)
+        optimizers = [o.optimizer for o in self.optimizers.values()]
+        prepared = self.accelerator.prepare(*self.models.values(), *optimizers)
+        prepared = list(prepared) if isinstance(prepared, (tuple, list)) else [prepared]
+        n_models = len(self.models)
+        prepared_models = give_prepared_models(task, self.models, prepared[:n_models])
+        for named, optimizer in zip(self.optimizers.values(), prepared[n_models:], strict=True):
+            named.optimizer = optimizer
+
+        # Data: the sampler shards by rank itself (Accelerate does not touch the loader) and the
+        # loader has a private generator: it never draws from the global RNG that dropout uses.
+        self.train_spec = task.train_data(self.rank, self.world_size, self.run_dir)
+        self.val_spec = task.val_data(self.rank, self.world_size, self.run_dir)
+        self.loader_generator = torch.Generator()
+        # Dynamic batching may give each epoch a slightly different number of batches: count them
+        # all, so that a schedule over "auto" total steps fits the run exactly.
+        sampler = self.train_spec.batch_sampler
+        counts = []
+        for epoch in range(int(t.n_epochs)):
+            sampler.set_epoch(epoch)
+            counts.append(len(sampler))
+        sampler.set_epoch(0)
+        per_rank = gather_object([counts])
+        if any(c != per_rank[0] for c in per_rank):
+            raise RuntimeError(
+                "ranks have different numbers of batches per epoch; the batch sampler must give every "
+                "rank the same number"
+            )
+        self.accum = int(t.get("grad_accum_steps", 1))
+        self.steps_per_epoch = math.ceil(counts[0] / self.accum)
+        self.total_steps = sum(math.ceil(c / self.accum) for c in counts)
+        if t.get("max_steps"):
+            self.total_steps = min(self.total_steps, int(t.max_steps))
+        raw_optimizers = {name: o.optimizer.optimizer for name, o in self.optimizers.items()}
+        self.schedulers = build_schedulers(
+            cfg, raw_optimizers, self.steps_per_epoch, self.total_steps
+        )
+        self.optimizer_step = OptimizerStep(
+            self.accelerator, task, prepared_models, self.optimizers, self.schedulers
+        )
+
+        self.state, self._last_saved, self.val_metrics = TrainState(), None, {}
+        self.monitor = _parse_monitor(t.get("monitor"))
+        self.writers = Writers([])
+        if self.is_main:
+            ckpt.remove_stale_tmp(self.ckpt_dir)
+            plain_cfg = OmegaConf.to_container(cfg, resolve=True)
+            name = str(cfg.get("experiment_name"))
+            self.writers = build_writers(
+                cfg.get("writer"), self.run_dir, name, self.run_dir.name, plain_cfg
+            )
+        if resume:
+            self._load_state(resume)
+            self.writers.log_event("resume", step=self.state.step, **{"from": str(resume["path"])})
+
+    # ------------------------------------------------------------------ the loop
+    def fit(self) -> dict:
+        """Train to the end (n_epochs, max_steps or early stop), validate, save; see :func:`fit`."""
+        t, state = self.tcfg, self.state
+        progress, log_every = t.get("progress", "auto"), t.get("log_every_n_steps", 50)
+        self.progress = Progress(self.total_steps, progress, log_every, self.is_main, state.step)
+        for model in self.models.values():
+            model.train()
+        stop = False
+        if t.get("val_at_start") and state.step == 0 and state.last_val_step < 0:
+            self._validate(track_best=False)
+        while state.epoch < int(t.n_epochs) and not stop:
+            stop = self._train_epoch()
+            if stop:  # max_steps or early stop in the middle of the epoch
+                break
+            for sched in self.schedulers.values():
+                if sched.interval == "epoch":
+                    sched.scheduler.step()
+            state.epoch, state.batch_in_epoch = state.epoch + 1, 0
+            if t.get("val_every_n_epochs") and state.epoch % int(t.val_every_n_epochs) == 0:
+                stop = self._validate()
+            if t.get("save_every_n_epochs") and state.epoch % int(t.save_every_n_epochs) == 0:
+                self._save()
+        if state.last_val_step != state.step:
+            stop = self._validate() or stop
+        self._save()
+        self._check_ranks_agree()
+        self.progress.close()
+        self.writers.close()
+        best = self.ckpt_dir / "best"
+        not_finished = state.epoch < int(t.n_epochs) and state.step < (
+            t.get("max_steps") or math.inf
+        )
+        return {
+            "run_dir": str(self.run_dir), "step": state.step, "epoch": state.epoch,
+            "best_metric": state.best_metric, "best_step": state.best_step, "monitor": self.tcfg.get("monitor"),
+            "stopped_early": bool(stop and not_finished), "val_metrics": self.val_metrics,
+            "last_checkpoint": str((self.ckpt_dir / "last").resolve()),
+            "best_checkpoint": str(best.resolve()) if best.is_symlink() else None,
+        }  # fmt: skip
+
+    def _train_epoch(self) -> bool:
+        """Run the rest of the current epoch; returns True when training must stop."""
+        sampler = self.train_spec.batch_sampler
+        sampler.set_epoch(self.state.epoch)
+        sampler.set_start_batch(self.state.batch_in_epoch)  # 0 unless resuming mid-epoch
+        # Worker seeds come from the loader's generator: seed it from (seed, epoch, rank) only.
+        loader = self._loader(
+            self.train_spec, int(self.cfg.seed) * 100_003 + self.state.epoch * 101 + self.rank
+        )
+        window = []
+        for batch in loader:
+            window.append(batch)  # stays on the CPU until its own forward
+            self.state.batch_in_epoch += 1
+            if len(window) == self.accum:
+                if self._train_window(window):
+                    return True
+                window = []
+        return bool(window) and self._train_window(window)  # the epoch's shorter last window
+
+    def _loader(self, spec, seed: int) -> DataLoader:
+        self.loader_generator.manual_seed(seed)
+        return DataLoader(
+            spec.dataset, batch_sampler=spec.batch_sampler, collate_fn=spec.collate_fn,
+            num_workers=int(self.tcfg.get("num_workers", 0)), generator=self.loader_generator,
+            persistent_workers=False,
+        )  # fmt: skip
+
+    def _train_window(self, window: list[dict]) -> bool:
+        """One optimizer step on ``window``; then log, validate and save when due."""
+        result = self.optimizer_step(window, self.accum)
+        self.state.step += 1
+        self.state.skipped_steps += result.fp16_skipped
+        self._count_nonfinite(result.ok, window)
+        t, step = self.tcfg, self.state.step
+        items = sum(_batch_size(batch) for batch in window) * self.world_size
+        rates = self.progress.update(
+            step, self.state.epoch, result.logs, items, result.units, result.seconds
+        )
+        if step % int(t.get("log_every_n_steps", 50)) == 0:
+            self.writers.log_scalars(
+                step, {**result.logs, **rates, **self._optimizer_scalars()}, "train"
+            )
+        stop = bool(t.get("max_steps")) and step >= int(t.max_steps)
+        if t.get("val_every_n_steps") and step % int(t.val_every_n_steps) == 0:
+            stop = self._validate() or stop
+        if t.get("save_every_n_steps") and step % int(t.save_every_n_steps) == 0:
+            self._save()
+        return stop
+
+    def _count_nonfinite(self, ok: bool, window: list[dict]) -> None:
+        """Count skipped steps; give up with advice after too many in a row."""
+        if ok:
+            self.state.nonfinite_in_a_row = 0
+            return
+        self.state.nonfinite_steps += 1
+        self.state.nonfinite_in_a_row += 1
+        ids = [
+            i
+            for batch in window
+            for k in ID_KEYS
+            if isinstance(batch.get(k), list)
+            for i in batch[k]
+        ]
+        where = f"step {self.state.step} (epoch {self.state.epoch})" + (
+            f", batch items {ids[:20]}" if ids else ""
+        )
+        if self.is_main:
+            print(
+                f"WARNING: non-finite loss or grad norm at {where}; update skipped", file=sys.stderr
+            )
+        limit = int(self.tcfg.get("max_nonfinite_in_a_row", 10))
+        if self.state.nonfinite_in_a_row >= limit:
+            raise NonFiniteLossError(
+                f"{limit} optimizer steps in a row had a non-finite loss or gradient norm (last at {where}). "
+                "Try: a lower learning rate (optimizer.lr), gradient clipping (optimizer.clip_grad_norm=1.0), "
+                "trainer.precision=bf16 or fp32 instead of fp16, and check the data of these items."
+            )
+
+    def _optimizer_scalars(self) -> dict:
+        scalars = {f"lr/{n}": o.optimizer.param_groups[0]["lr"] for n, o in self.optimizers.items()}
+        scalars["nonfinite_steps"] = self.state.nonfinite_steps
+        batches = max(1, len(self.train_spec.batch_sampler))
+        scalars["epoch"] = self.state.epoch + self.state.batch_in_epoch / batches
+        if self.accelerator.scaler is not None:  # fp16
+            scalars["loss_scale"] = self.accelerator.scaler.get_scale()
+            scalars["skipped_steps"] = self.state.skipped_steps
+        return scalars
+
+    # ------------------------------------------------------------------ validation
+    def _validate(self, track_best: bool = True) -> bool:
+        """Validate on all ranks; log; step metric schedulers; track best. True: stop early."""
+        self.val_spec.batch_sampler.set_epoch(0)
+        self.val_spec.batch_sampler.set_start_batch(0)
+        for model in self.models.values():
+            model.eval()
+        outputs = []
+        with torch.no_grad():
+            for batch in self._loader(self.val_spec, int(self.cfg.seed)):
+                with self.accelerator.autocast():
+                    out = self.task.validation_step(to_device(batch, self.accelerator.device))
+                outputs.append({k: _to_cpu(v) for k, v in out.items()})
+        for model in self.models.values():
+            model.train()
+        outputs = gather_object(outputs)  # every rank gets every rank's outputs
+        metrics = {f"val_{k}": float(v) for k, v in self.task.validation_end(outputs).items()}
+        state = self.state
+        self.val_metrics, state.last_val_step = metrics, state.step
+        self.writers.log_scalars(state.step, {"epoch": state.epoch, **metrics}, "val")
+        self.progress.write(
+            f"validation at step {state.step}: "
+            + " ".join(f"{k}={v:.5g}" for k, v in metrics.items())
+        )
+        if self.is_main and hasattr(self.task, "examples"):
+            examples = self.task.examples(outputs) or {}
+            for name, rows in examples.get("text", {}).items():
+                self.writers.log_text(state.step, name, rows)
+            for name, (wave, sample_rate) in examples.get("audio", {}).items():
+                self.writers.log_audio(state.step, name, wave, sample_rate)
+        for sched in self.schedulers.values():
+            if sched.interval == "metric":
+                sched.scheduler.step(_metric(metrics, sched.monitor, "lr_scheduler.monitor"))
+        if not track_best or not self.monitor:
+            return False
+        mode, key = self.monitor
+        value, best = _metric(metrics, key, "trainer.monitor"), state.best_metric
+        if best is None or (value < best if mode == "min" else value > best):
+            state.best_metric, state.best_step = value, state.step
+            state.validations_without_improvement = 0
+            self._save(best=True)
+            return False
+        state.validations_without_improvement += 1
+        patience = self.tcfg.get("early_stop_patience")
+        if patience and state.validations_without_improvement >= int(patience):
+            self.progress.write(
+                f"early stop: {key} did not improve in {patience} validations (best {best:.5g} at step {state.best_step})"
+            )
+            return True
+        return False
+
+    # ------------------------------------------------------------------ checkpoints
+    def _save(self, best: bool = False) -> None:
+        """Save a checkpoint (all ranks join: their RNG states are gathered to rank 0)."""
+        position = (self.state.step, self.state.epoch, self.state.batch_in_epoch)
+        if self._last_saved == position and not best:
+            return  # e.g. a new best was just saved at this step
+        self._last_saved = position
+        rng_states = gather_object([capture_rng_state()])  # one list item per rank
+        if self.is_main:
+            state = collect_state(
+                self.state,
+                self.optimizers,
+                self.schedulers,
+                self.accelerator.scaler,
+                rng_states,
+                self.loader_generator,
+            )
+            fresh = self.state.last_val_step == self.state.step
+            meta = {"epoch": self.state.epoch, "metrics": self.val_metrics if fresh else {}}
+            weights = {n: m.state_dict() for n, m in self.models.items()}
+            config = OmegaConf.to_yaml(self.cfg, resolve=True)
+            artifacts = getattr(self.task, "save_artifacts", None)
+            path = ckpt.save_checkpoint(
+                self.ckpt_dir, self.state.step, weights, state, meta, config, artifacts
+            )
+            ckpt.update_tag(self.ckpt_dir, "last", path)
+            if best:
+                ckpt.update_tag(self.ckpt_dir, "best", path)
+            ckpt.prune_checkpoints(self.ckpt_dir, int(self.tcfg.get("keep_last", 3)))
+        self.accelerator.wait_for_everyone()
+
+    def _load_state(self, resume: dict) -> None:
+        """Restore optimizers, schedulers, scaler, counters and this rank's RNG states."""
+        scaler = self.accelerator.scaler
+        self.state, notes = restore_state(
+            resume["state"],
+            self.optimizers,
+            self.schedulers,
+            scaler,
+            self.loader_generator,
+            self.rank,
+            self.world_size,
+        )
+        self._last_saved = (self.state.step, self.state.epoch, self.state.batch_in_epoch)
+        for note in notes:
+            self._note(note)
+
+    def _check_ranks_agree(self) -> None:
+        """Under DDP every rank must end with the same parameters: compare checksums."""
+        mine = {"rank": self.rank, **ckpt.param_checksum(self.models)}
+        checksums = gather_object([mine])
+        self.writers.log_event("end", step=self.state.step, param_checksums=checksums)
+        if self.is_main and len({c["sha256"] for c in checksums}) > 1:
+            message = f"RANKS HAVE DIFFERENT PARAMETERS at the end of training: {checksums}"
+            self._note("!" * 80 + f"\nWARNING: {message}\n" + "!" * 80)
+            warnings.warn(message, stacklevel=1)
+
+    def close(self) -> None:
+        """Give the task its raw modules back and end the process group: DDP wrappers that
+        outlive their process group can abort the interpreter at exit."""
+        for name, module in self.models.items():
+            if getattr(self.task, name, None) is not module and hasattr(self.task, name):
+                setattr(self.task, name, module)
+        self.optimizer_step.models = {}
+        self.accelerator.free_memory()  # drops Accelerate's references, then gc
+        self.accelerator.end_training()
+
+    def _note(self, message: str) -> None:
+        if self.is_main:
+            print(message, file=sys.stderr, flush=True)
+
+
+def _to_cpu(value):
+    """Validation outputs travel between ranks: 0-dim tensors -> floats, tensors -> CPU."""
+    if torch.is_tensor(value):
+        return value.item() if value.dim() == 0 else value.detach().cpu()
+    return value
+
+
+def _parse_monitor(monitor: str | None) -> tuple[str, str] | None:
+    """'min val_wer' -> ("min", "val_wer")."""
+    if not monitor:
+        return None
+    parts = monitor.split()
+    if len(parts) != 2 or parts[0] not in ("min", "max"):
+        raise ValueError(
+            f"trainer.monitor is '{monitor}'; write 'min val_<metric>' or 'max val_<metric>'"
+        )
+    return parts[0], parts[1]
+
+
+def _metric(metrics: dict, key: str, setting: str) -> float:
+    if key not in metrics:
+        raise KeyError(f"{setting} asks for '{key}' but validation gave {sorted(metrics)}")
+    return metrics[key]
+
+
+def _batch_size(batch: dict) -> int:
+    for value in batch.values():
+        if (torch.is_tensor(value) and value.dim() > 0) or isinstance(value, list):
+            return len(value)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """``python -m seqlab.engine.trainer --config run.yaml [key=value ...]``: train from a full
+    resolved config (no Hydra composition: ``seqlab train`` does that). Works under torchrun."""
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument(
+        "--config", required=True, help="a full config YAML, e.g. a run's config.yaml"
+    )
+    parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. trainer.n_epochs=3")
+    args = parser.parse_args(argv)
+    cfg = OmegaConf.merge(OmegaConf.load(args.config), OmegaConf.from_dotlist(args.overrides))
+    seed_everything(int(cfg.seed), bool(cfg.trainer.get("deterministic", False)))
+    task = hydra.utils.instantiate(cfg.task, cfg=cfg, _recursive_=False)
+    return fit(cfg, task, None, args.overrides)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,258 @@
+"""Where metrics go: metrics.jsonl (always), TensorBoard (default), Weights & Biases, MLflow.
+
+Every writer has the same four methods, ``log_scalars(step, scalars, split)``, ``log_text(step,
+name, rows)``, ``log_audio(step, name, wave, sample_rate)`` and ``close()``. Only rank 0 writes
+(the trainer gives other ranks an empty :class:`Writers`). ``metrics.jsonl`` is the source of
+truth for reports: one JSON object per line, flushed at once, so a killed run loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _plain(value):
+    """A JSON-friendly float/int/str from a python number, numpy scalar or 0-dim tensor."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # JSON has no NaN/inf; "nan"/"inf" stay readable
+    return value
+
+
+class JsonlWriter:
+    """Appends one JSON object per line to ``run_dir/metrics.jsonl``.
+
+    Scalar lines: ``{"step", "epoch", "split", "time", <scalars>}``; events (resume, end):
+    ``{"event": name, "time", ...}``. A resumed run appends; readers use :func:`read_metrics`.
+    """
+
+    def __init__(self, run_dir: Path):
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (kept open for the run)
+
+    def _write(self, record: dict) -> None:
+        self._file.write(json.dumps(record) + "\n")
+        self._file.flush()  # a killed run keeps every line written before the kill
+
+    def log_scalars(self, step: int, scalars: dict, split: str) -> None:
+        record = {"step": step, "epoch": _plain(scalars.get("epoch")), "split": split}
+        record["time"] = time.time()
+        record.update({k: _plain(v) for k, v in scalars.items() if k != "epoch"})
+        self._write(record)
+
+    def log_event(self, event: str, **fields) -> None:
+        self._write({"event": event, "time": time.time(), **fields})
+
+    def log_text(self, step: int, name: str, rows: list[dict]) -> None:
+        pass  # examples go to the rich writers; metrics.jsonl stays numbers only
+
+    def log_audio(self, step: int, name: str, wave: np.ndarray, sample_rate: int) -> None:
+        pass
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class TensorBoardWriter:
+    """Scalars, markdown text tables and audio into ``run_dir/tb`` (``tensorboard --logdir``)."""
+
+    def __init__(self, run_dir: Path):
+        from torch.utils.tensorboard import SummaryWriter
+
+        self._writer = SummaryWriter(log_dir=str(Path(run_dir) / "tb"))
+
+    def log_scalars(self, step: int, scalars: dict, split: str) -> None:
+        for key, value in scalars.items():
+            self._writer.add_scalar(f"{split}/{key}", float(_plain(value)), step)
+        self._writer.flush()
+
+    def log_text(self, step: int, name: str, rows: list[dict]) -> None:
+        self._writer.add_text(name, markdown_table(rows), step)
+
+    def log_audio(self, step: int, name: str, wave: np.ndarray, sample_rate: int) -> None:
+        import torch
+
+        wave = torch.as_tensor(np.asarray(wave, dtype=np.float32)).clamp(-1, 1).reshape(1, -1)
+        self._writer.add_audio(name, wave, step, sample_rate=sample_rate)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class WandbWriter:
+    """Weights & Biases; offline (files in ``run_dir/wandb``) unless ``WANDB_API_KEY`` is set."""
+
+    def __init__(self, run_dir: Path, project: str, name: str, config: dict | None = None):
+        try:
+            import wandb
+        except ImportError as error:
+            raise ImportError(
+                "writer.wandb=true needs the wandb package: pip install 'seqlab[wandb]' "
+                "(or set writer.wandb=false)"
+            ) from error
+        self._wandb = wandb
+        mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
+        self._run = wandb.init(
+            project=project, name=name, dir=str(run_dir), config=config, mode=mode, resume="allow"
+        )
+
+    def log_scalars(self, step: int, scalars: dict, split: str) -> None:
+        self._run.log({f"{split}/{k}": _plain(v) for k, v in scalars.items()}, step=step)
+
+    def log_text(self, step: int, name: str, rows: list[dict]) -> None:
+        if rows:
+            columns = list(rows[0])
+            table = self._wandb.Table(
+                columns=columns, data=[[r.get(c) for c in columns] for r in rows]
+            )
+            self._run.log({name: table}, step=step)
+
+    def log_audio(self, step: int, name: str, wave: np.ndarray, sample_rate: int) -> None:
+        self._run.log(
+            {name: self._wandb.Audio(np.asarray(wave), sample_rate=sample_rate)}, step=step
+        )
+
+    def close(self) -> None:
+        self._run.finish()
+
+
+class MlflowWriter:
+    """MLflow tracking; by default a file store in ``run_dir/mlruns`` (``mlflow ui`` reads it)."""
+
+    def __init__(self, run_dir: Path, experiment: str, name: str, tracking_uri: str | None = None):
+        try:
+            import mlflow
+        except ImportError as error:
+            raise ImportError(
+                "writer.mlflow=true needs mlflow: pip install 'seqlab[mlflow]' "
+                "(or set writer.mlflow=false)"
+            ) from error
+        self._mlflow = mlflow
+        mlflow.set_tracking_uri(tracking_uri or (Path(run_dir) / "mlruns").resolve().as_uri())
+        mlflow.set_experiment(experiment)
+        self._run = mlflow.start_run(run_name=name)
+
+    def log_scalars(self, step: int, scalars: dict, split: str) -> None:
+        metrics = {f"{split}/{k}".replace("/", "_"): float(_plain(v)) for k, v in scalars.items()}
+        self._mlflow.log_metrics(metrics, step=step)
+
+    def log_text(self, step: int, name: str, rows: list[dict]) -> None:
+        self._mlflow.log_text(markdown_table(rows), f"{name}/step-{step}.md")
+
+    def log_audio(self, step: int, name: str, wave: np.ndarray, sample_rate: int) -> None:
+        pass  # MLflow has no audio panel; the TensorBoard writer keeps audio examples
+
+    def close(self) -> None:
+        self._mlflow.end_run()
+
+
+class Writers:
+    """Fans every call out to a list of writers (empty on ranks other than 0)."""
+
+    def __init__(self, writers: list):
+        self.writers = writers
+
+    def log_scalars(self, step: int, scalars: dict, split: str) -> None:
+        for writer in self.writers:
+            writer.log_scalars(step, scalars, split)
+
+    def log_event(self, event: str, **fields) -> None:
+        for writer in self.writers:
+            if hasattr(writer, "log_event"):
+                writer.log_event(event, **fields)
+
+    def log_text(self, step: int, name: str, rows: list[dict]) -> None:
+        for writer in self.writers:
+            writer.log_text(step, name, rows)
+
+    def log_audio(self, step: int, name: str, wave: np.ndarray, sample_rate: int) -> None:
+        for writer in self.writers:
+            writer.log_audio(step, name, wave, sample_rate)
+
+    def close(self) -> None:
+        for writer in self.writers:
+            writer.close()
+
+
+def build_writers(
+    writer_cfg, run_dir: Path, experiment: str, run_name: str, config=None
+) -> Writers:
+    """Writers for rank 0 from ``cfg.writer``.
+
+    Args:
+        writer_cfg: mapping with ``tensorboard`` (default true), ``wandb`` / ``mlflow`` (default
+            false), ``wandb_project`` (default "seqlab"), ``mlflow_tracking_uri`` (default
+            file:run_dir/mlruns). ``None`` means the defaults.
+        run_dir: the run directory.
+        experiment, run_name: names shown by wandb/MLflow.
+        config: plain dict of the resolved config, given to wandb.
+    """
+    writer_cfg = dict(writer_cfg or {})
+    writers: list = [JsonlWriter(run_dir)]
+    if writer_cfg.get("tensorboard", True):
+        writers.append(TensorBoardWriter(run_dir))
+    if writer_cfg.get("wandb", False):
+        project = writer_cfg.get("wandb_project") or "seqlab"
+        writers.append(WandbWriter(run_dir, project, f"{experiment}/{run_name}", config))
+    if writer_cfg.get("mlflow", False):
+        uri = writer_cfg.get("mlflow_tracking_uri")
+        writers.append(MlflowWriter(run_dir, experiment, run_name, uri))
+    return Writers(writers)
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """Rows of equal keys as a markdown table (TensorBoard renders markdown in its text tab)."""
+    if not rows:
+        return "(no rows)"
+    columns = list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = [str(row.get(c, "")).replace("|", "\\|").replace("\n", " ") for c in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _read_lines(run_dir: Path) -> list[dict]:
+    path = Path(run_dir) / "metrics.jsonl"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; is {run_dir} a seqlab run directory?")
+    records = []
+    with open(path, encoding="utf-8") as file:
+        for line in file:
+            line = line.strip()
+            if line:
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue  # a line cut by a kill mid-write; everything before it is intact
+    return records
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The scalar records of a run, with resumes applied.
+
+    A resume from step k drops the records with step > k written before it (that branch of the
+    run was abandoned); then the last write per (split, step) wins.
+
+    Returns:
+        list of dicts sorted by step, then by split (records keep their "split" and "step").
+    """
+    kept: dict[tuple[str, int], dict] = {}
+    for record in _read_lines(run_dir):
+        if record.get("event") == "resume":
+            kept = {key: r for key, r in kept.items() if key[1] <= record["step"]}
+        elif "event" not in record:
+            kept[(record["split"], record["step"])] = record
+    return [kept[key] for key in sorted(kept, key=lambda key: (key[1], key[0]))]
+
+
+def read_events(run_dir: Path) -> list[dict]:
+    """The event records of a run (``{"event": "resume"|"end", ...}``) in the order written."""
+    return [record for record in _read_lines(run_dir) if "event" in record]
