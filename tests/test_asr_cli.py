@@ -29,7 +29,9 @@ def write_librispeech(root, subset, speaker, chapter, sentences, rate, voice="en
     for i, text in enumerate(sentences):
         utt = f"{speaker}-{chapter}-{i:04d}"
         wave = synthesize(text, voice=voice)
-        if rate != ESPEAK_SAMPLE_RATE:  # plain linear interpolation: deliberately not seqlab's resampler
+        if (
+            rate != ESPEAK_SAMPLE_RATE
+        ):  # plain linear interpolation: deliberately not seqlab's resampler
             t = np.arange(int(len(wave) * rate / ESPEAK_SAMPLE_RATE)) / rate
             wave = np.interp(t, np.arange(len(wave)) / ESPEAK_SAMPLE_RATE, wave)
         sf.write(folder / f"{utt}.flac", wave.astype(np.float32), rate, subtype="PCM_16")
@@ -87,7 +89,9 @@ def test_train_writes_a_complete_run_directory(trained):
 
 def test_eval_on_a_hand_written_librispeech_dir(trained, corpus, tmp_path, capsys):
     out = tmp_path / "eval.json"
-    code = main(["eval", str(trained / "checkpoints" / "best"), f"data.root={corpus}", "--out", str(out)])
+    code = main(
+        ["eval", str(trained / "checkpoints" / "best"), f"data.root={corpus}", "--out", str(out)]
+    )
     assert code == 0
     result = json.loads(out.read_text())
     assert result["subsets"] == ["test-clean"] and result["n_items"] == 3

@@ -23,7 +23,9 @@ def test_reference_report_commands_compose():
     assert cfg.trainer.n_epochs == 45
     # the report's hyper-parameters
     assert cfg.optimizer._target_ == "torch.optim.AdamW" and cfg.optimizer.lr == pytest.approx(3e-4)
-    assert cfg.lr_scheduler._target_.endswith("OneCycleLR") and cfg.lr_scheduler.max_lr == pytest.approx(1e-3)
+    assert cfg.lr_scheduler._target_.endswith(
+        "OneCycleLR"
+    ) and cfg.lr_scheduler.max_lr == pytest.approx(1e-3)
     assert cfg.optimizer.clip_grad_norm == 5.0
     assert all(a.p == 0.5 for a in cfg.augment.wave + cfg.augment.spec)
     assert cfg.model.hidden_size == 256 and cfg.model.num_layers == 2
@@ -49,7 +51,13 @@ def test_unknown_experiment_and_group_option():
 def test_group_swap_add_delete_and_required_values():
     cfg = compose_experiment(
         "asr_bilstm",
-        ["model=conformer_ctc", "data=librispeech", "data.root=/corpora/LibriSpeech", "+extra.note=hi", "~writer.wandb_project"],
+        [
+            "model=conformer_ctc",
+            "data=librispeech",
+            "data.root=/corpora/LibriSpeech",
+            "+extra.note=hi",
+            "~writer.wandb_project",
+        ],
     )
     assert cfg.model._target_.endswith("ConformerCTC")
     assert cfg.data.root == "/corpora/LibriSpeech" and cfg.data.train == ["train-clean-100"]

@@ -124,7 +124,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     else:
         from seqlab.data.synth_speech import build_corpus
 
-        print(f"[demo] synthesising {args.hours} h of English speech with eSpeak NG into {data} ...")
+        print(
+            f"[demo] synthesising {args.hours} h of English speech with eSpeak NG into {data} ..."
+        )
         build_corpus(data, hours=args.hours, seed=args.seed, overwrite=bool(built))
     t_data = time.perf_counter() - t0
     overrides = [f"data.root={data}", *args.overrides]
@@ -140,7 +142,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     result = evaluate(run_dir / "checkpoints" / "best", split="test")
     m = result["metrics"]
     print()
-    print(f"  test WER {100 * m['wer']:.1f}%   CER {100 * m['cer']:.1f}%   ({result['n_items']} utterances)")
+    print(
+        f"  test WER {100 * m['wer']:.1f}%   CER {100 * m['cer']:.1f}%   ({result['n_items']} utterances)"
+    )
     print(f"  corpus {t_data / 60:.1f} min, training {t_train / 60:.1f} min")
     print(f"  run:        {run_dir}")
     print(f"  best:       {run_dir / 'checkpoints' / 'best'}")
@@ -161,12 +165,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train an experiment")
     p.add_argument("experiment", help="experiment name (see `seqlab list`)")
-    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. trainer.n_epochs=45 model=bilstm_ctc")
+    p.add_argument(
+        "overrides", nargs="*", help="Hydra overrides, e.g. trainer.n_epochs=45 model=bilstm_ctc"
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="evaluate a checkpoint; writes eval.json")
     p.add_argument("checkpoint", help="run/checkpoints/best (or last, step-N, or a run directory)")
-    p.add_argument("overrides", nargs="*", help="overrides of the saved config, e.g. data=librispeech data.root=DIR")
+    p.add_argument(
+        "overrides",
+        nargs="*",
+        help="overrides of the saved config, e.g. data=librispeech data.root=DIR",
+    )
     p.add_argument("--split", default="test", help="data split key: test (default), val or train")
     p.add_argument("--out", default=None, help="output JSON (default <run>/eval.json)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -183,9 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     data_sub = p.add_subparsers(dest="data_command", required=True)
     q = data_sub.add_parser("synth-speech", help="synthesise English speech (LibriSpeech layout)")
     q.add_argument("out", help="output directory")
-    q.add_argument("--hours", type=float, default=2.5, help="hours of training speech (default 2.5)")
+    q.add_argument(
+        "--hours", type=float, default=2.5, help="hours of training speech (default 2.5)"
+    )
     q.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
-    q.add_argument("--workers", type=int, default=None, help="synthesis processes (default: all cores)")
+    q.add_argument(
+        "--workers", type=int, default=None, help="synthesis processes (default: all cores)"
+    )
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("demo", help="built-in corpus -> train asr_conformer -> test WER/CER")

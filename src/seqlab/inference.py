@@ -81,7 +81,9 @@ class ASRModel:
             if isinstance(item, (str, Path)):
                 waves.append(load_audio(item, self.sample_rate))
                 continue
-            wave = item.detach().cpu().numpy() if isinstance(item, torch.Tensor) else np.asarray(item)
+            wave = (
+                item.detach().cpu().numpy() if isinstance(item, torch.Tensor) else np.asarray(item)
+            )
             wave = wave.astype(np.float32)
             if wave.ndim != 1:
                 raise ValueError(f"array inputs must be 1-D mono waveforms, got shape {wave.shape}")

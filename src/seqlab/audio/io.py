@@ -26,7 +26,9 @@ class AudioInfo:
 def audio_info(path: str | Path) -> AudioInfo:
     """Header of an audio file. Raises ``RuntimeError`` (from soundfile) if it cannot be read."""
     info = sf.info(str(path))
-    return AudioInfo(frames=int(info.frames), sample_rate=int(info.samplerate), channels=int(info.channels))
+    return AudioInfo(
+        frames=int(info.frames), sample_rate=int(info.samplerate), channels=int(info.channels)
+    )
 
 
 def load_audio(path: str | Path, sample_rate: int | None = None) -> np.ndarray:

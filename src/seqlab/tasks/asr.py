@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from seqlab.audio.augment import AugmentPipeline
-from seqlab.audio.features import LogMelSpectrogram
+from seqlab.audio.features import LogMelSpectrogram, compute_global_stats
 from seqlab.data.asr_dataset import ASRDataset
 from seqlab.data.bucketing import DynamicBucketBatchSampler
 from seqlab.data.collate import collate_asr
@@ -71,12 +71,16 @@ class ASRTask:
 
             vocab_dir = resolve_checkpoint(cfg.trainer.resume_from)
         self.vocab = self._vocab(vocab_dir)
-        features = LogMelSpectrogram(sample_rate=self.sample_rate, **OmegaConf.to_container(cfg.features))
+        features = LogMelSpectrogram(
+            sample_rate=self.sample_rate, **OmegaConf.to_container(cfg.features)
+        )
         augment = AugmentPipeline(
             wave=[instantiate(a) for a in cfg.augment.get("wave") or []],
             spec=[instantiate(a) for a in cfg.augment.get("spec") or []],
         )
-        encoder = instantiate(cfg.model, n_mels=int(cfg.features.n_mels), vocab_size=len(self.vocab))
+        encoder = instantiate(
+            cfg.model, n_mels=int(cfg.features.n_mels), vocab_size=len(self.vocab)
+        )
         self.model = CTCRecognizer(features, augment, encoder)
         self.ctc_loss = nn.CTCLoss(blank=self.vocab.blank_id, reduction="sum", zero_infinity=True)
 
@@ -91,7 +95,11 @@ class ASRTask:
 
     def train_data(self, rank: int, world_size: int, run_dir: Path) -> DataSpec:
         """Bucketed, shuffled batches of the training subsets (bad items reported in the run dir)."""
-        return self._data_spec("train", rank, world_size, run_dir, shuffle=True)
+        spec = self._data_spec("train", rank, world_size, run_dir, shuffle=True)
+        features = self._recognizer().features
+        if features.normalize == "global" and not bool(features.global_stats_set):
+            self._set_global_stats(spec.dataset)
+        return spec
 
     def val_data(self, rank: int, world_size: int, run_dir: Path) -> DataSpec:
         """Batches of the validation subsets, in a fixed order."""
@@ -148,13 +156,20 @@ class ASRTask:
         rows = utterance_scores(refs, hyps)
         return [
             {"id": i, "path": p, "reference": r, "hypothesis": h, **s}
-            for i, p, r, h, s in zip(ids, paths, refs, hyps, rows)
+            for i, p, r, h, s in zip(ids, paths, refs, hyps, rows, strict=True)
         ]
 
-    def examples(self, outputs: list[dict], n: int = 8) -> dict:
-        """A few transcripts for TensorBoard's text tab and the console."""
+    def examples(self, outputs: list[dict], n: int = 8, n_audio: int = 2) -> dict:
+        """A few transcripts (TensorBoard's text tab, the console) and the audio of the first ones."""
+        from seqlab.audio.io import load_audio
+
         rows = self.eval_rows(outputs)[:n]
-        return {"text": {"predictions": [{k: r[k] for k in ("id", "reference", "hypothesis")} for r in rows]}}
+        table = [{k: r[k] for k in ("id", "reference", "hypothesis")} for r in rows]
+        audio = {
+            f"val/{r['id']}": (load_audio(r["path"], self.sample_rate), self.sample_rate)
+            for r in rows[:n_audio]
+        }
+        return {"text": {"predictions": table}, "audio": audio}
 
     def save_artifacts(self, directory: Path) -> None:
         """The vocabulary goes into every checkpoint, so that a checkpoint alone can transcribe."""
@@ -189,7 +204,9 @@ class ASRTask:
             return build_vocab("char")
         # sentencepiece is trained on the training transcripts (deterministic for the same data)
         items = self._scan("train")
-        out_dir = _cache_dir() / "vocab" / self._fingerprint("train", kind, self.cfg.data.vocab_size)
+        out_dir = (
+            _cache_dir() / "vocab" / self._fingerprint("train", kind, self.cfg.data.vocab_size)
+        )
         return build_vocab(
             kind,
             texts=[text for _, _, text, _ in items],
@@ -215,12 +232,38 @@ class ASRTask:
         key = repr((str(Path(data.root).resolve()), data.format, list(data[split]), extra))
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
+    def _recognizer(self) -> CTCRecognizer:
+        """The plain recognizer, also while the engine has it wrapped for DDP."""
+        return getattr(self.model, "module", self.model)
+
     def _min_frames(self, duration: float) -> int:
         """Output frames of the model for ``duration`` seconds of audio (to find items too short for CTC)."""
-        feats = self.model.features if hasattr(self.model, "features") else self.model.module.features
-        encoder = self.model.encoder if hasattr(self.model, "encoder") else self.model.module.encoder
+        recognizer = self._recognizer()
         samples = torch.tensor([int(duration * self.sample_rate)])
-        return int(encoder.output_lengths(feats.frame_lengths(samples))[0])
+        return int(recognizer.encoder.output_lengths(recognizer.features.frame_lengths(samples))[0])
+
+    @torch.no_grad()
+    def _set_global_stats(self, dataset: ASRDataset, max_items: int = 500, batch: int = 16) -> None:
+        """Mean/std per mel bin over (an even spread of) the training set, for ``normalize: global``.
+
+        The statistics are buffers of the features module, so checkpoints carry them.
+        """
+        features = self._recognizer().features
+        raw = LogMelSpectrogram(
+            sample_rate=self.sample_rate,
+            **{**OmegaConf.to_container(self.cfg.features), "normalize": None},
+        )
+        picks = list(range(0, len(dataset), max(1, len(dataset) // max_items)))[:max_items]
+
+        def batches():
+            for start in range(0, len(picks), batch):
+                items = collate_asr([dataset[i] for i in picks[start : start + batch]])
+                yield raw(items["audio"], items["audio_lengths"])
+
+        mean, std = compute_global_stats(batches())
+        features.set_global_stats(
+            mean.to(features.global_mean.device), std.to(features.global_std.device)
+        )
 
     def utterances(self, split: str, run_dir: Path | None):
         """The indexed, checked utterances of ``split`` (train/val/test or a subset list key)."""
