@@ -171,6 +171,9 @@ class Trainer:
     def fit(self) -> dict:
         """Train to the end (n_epochs, max_steps or early stop), validate, save; see :func:`fit`."""
         t, state = self.tcfg, self.state
+        # "start" and "end" bracket each training segment (a resume starts a new one): reports
+        # take the training time from them.
+        self.writers.log_event("start", step=state.step, world_size=self.world_size)
         progress, log_every = t.get("progress", "auto"), t.get("log_every_n_steps", 50)
         self.progress = Progress(self.total_steps, progress, log_every, self.is_main, state.step)
         for model in self.models.values():

@@ -254,5 +254,24 @@ def read_metrics(run_dir: Path) -> list[dict]:
 
 
 def read_events(run_dir: Path) -> list[dict]:
-    """The event records of a run (``{"event": "resume"|"end", ...}``) in the order written."""
+    """The event records of a run (``{"event": "start"|"resume"|"end", ...}``) in the order written."""
     return [record for record in _read_lines(run_dir) if "event" in record]
+
+
+def training_seconds(run_dir: Path) -> float:
+    """Wall-clock seconds spent training: the sum of each segment from "start" to its "end"
+    (or, for a segment that was killed, to its last record)."""
+    total, start, last = 0.0, None, None
+    for record in _read_lines(run_dir):
+        if record.get("event") == "start":
+            if start is not None and last is not None:
+                total += last - start  # the previous segment was killed
+            start = last = record["time"]
+        elif start is not None and "time" in record:
+            last = record["time"]
+            if record.get("event") == "end":
+                total += last - start
+                start = None
+    if start is not None and last is not None:
+        total += last - start
+    return total
