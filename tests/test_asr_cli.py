@@ -125,3 +125,47 @@ def test_transcribe_reports_an_unreadable_file_and_goes_on(trained, corpus, tmp_
     assert code == 1
     assert "broken.flac" in captured.err
     assert len(captured.out.strip().splitlines()) == 1
+
+
+def tiny_train_args(corpus, runs, name, *extra):
+    return [
+        "train",
+        "asr_bilstm",
+        "data=librispeech",
+        f"data.root={corpus}",
+        "model.hidden_size=16",
+        "model.num_layers=1",
+        "trainer.num_workers=0",
+        f"trainer.runs_root={runs}",
+        f"trainer.run_name={name}",
+        "trainer.progress=none",
+        "writer=jsonl",
+        *extra,
+    ]
+
+
+def test_resume_with_more_epochs_continues_the_same_run(corpus, tmp_path):
+    """The report's workflow: train n epochs, then resume from best with a larger n_epochs."""
+    from seqlab.engine.writers import read_events, read_metrics, training_seconds
+
+    assert main(tiny_train_args(corpus, tmp_path, "grow", "trainer.n_epochs=1")) == 0
+    run = tmp_path / "asr_bilstm" / "grow"
+    steps_one_epoch = max(r["step"] for r in read_metrics(run))
+    best = run / "checkpoints" / "best"
+    assert main(tiny_train_args(corpus, tmp_path, "ignored", "trainer.n_epochs=2", f"trainer.resume_from={best}")) == 0
+    assert not (tmp_path / "asr_bilstm" / "ignored").exists()  # the resumed run keeps its directory
+    events = [e["event"] for e in read_events(run)]
+    assert events == ["start", "end", "resume", "start", "end"]
+    assert max(r["step"] for r in read_metrics(run)) > steps_one_epoch
+    assert training_seconds(run) > 0
+    assert "trainer.n_epochs=2" in (run / "overrides.txt").read_text()
+
+
+def test_sentencepiece_vocabulary_trains_and_transcribes(corpus, tmp_path):
+    args = tiny_train_args(corpus, tmp_path, "sp", "data.vocab=sentencepiece", "data.vocab_size=40", "trainer.max_steps=2")
+    assert main(args) == 0
+    best = tmp_path / "asr_bilstm" / "sp" / "checkpoints" / "best"
+    assert (best / "sentencepiece.model").is_file()
+    model = seqlab.load(best)
+    assert len(model.task.vocab) == 41  # 40 pieces + the CTC blank
+    assert isinstance(model.transcribe(sorted(corpus.rglob("*.flac"))[0]), str)

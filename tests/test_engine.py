@@ -239,3 +239,18 @@ def test_optimizer_param_groups_keep_their_own_settings():
     groups = named.optimizer.param_groups
     assert groups[0]["params"][0] is task.model.weight and named.clip_grad_norm == 2.0
     assert [(g["lr"], g["weight_decay"]) for g in groups] == [(0.1, 0.1), (0.5, 0.0)]
+
+
+def test_precision_auto_picks_native_bf16_only():
+    from pathlib import Path
+
+    import pytest
+
+    from seqlab.engine.trainer import resolve_precision
+
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    native = "avx512_bf16" in flags or "amx_bf16" in flags
+    assert resolve_precision("auto", use_cpu=True) == ("bf16" if native else "fp32")
+    assert resolve_precision("fp16", use_cpu=True) == "fp16"
+    with pytest.raises(ValueError, match="trainer.precision"):
+        resolve_precision("half", use_cpu=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import contextmanager
 
 from tqdm.auto import tqdm
 
@@ -95,6 +96,15 @@ class Progress:
         self._window_start = time.perf_counter()
         self._counts = dict.fromkeys(self._counts, 0.0)
         return rates
+
+    @contextmanager
+    def paused(self):
+        """Time spent inside (validation, checkpointing) is left out of the throughput."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._window_start += time.perf_counter() - start
 
     def write(self, message: str) -> None:
         """Print a line without breaking the bar."""

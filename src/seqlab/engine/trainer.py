@@ -10,7 +10,8 @@ window boundary and a resumed run replays exactly what the uninterrupted one wou
 ``cfg.trainer`` keys (defaults in brackets):
     n_epochs, max_steps [null: no limit]: stop after that many epochs / optimizer steps.
     grad_accum_steps [1]: micro-batches per optimizer step.
-    precision [fp32]: fp32 | bf16 | fp16 (fp16 uses a dynamic grad scaler).
+    precision [fp32]: fp32 | bf16 | fp16 (fp16 uses a dynamic grad scaler) | auto (bf16 where the
+        device computes it natively: CUDA with bf16, or a CPU with AVX512-BF16/AMX; else fp32).
     device [auto]: auto | cpu | cuda.
     val_every_n_steps, val_every_n_epochs [null]: when to validate (also always at the end);
     val_at_start [false]: validate once before training (logged at step 0, not a "best").
@@ -29,6 +30,7 @@ Optimizer and scheduler keys: ``engine/optim.py``; writer keys: ``engine/writers
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import sys
 import warnings
@@ -53,7 +55,39 @@ from seqlab.engine.train_state import TrainState, collect_state, restore_state
 from seqlab.engine.writers import Writers, build_writers
 
 PRECISIONS = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}
+
+
+def resolve_precision(precision: str, use_cpu: bool) -> str:
+    """``auto`` -> ``bf16`` where the device computes bfloat16 natively, else ``fp32``.
+
+    Emulated bf16 (a CPU without AVX512-BF16 or AMX) is slower than fp32, so it is never chosen.
+    """
+    if precision != "auto":
+        if precision not in PRECISIONS:
+            raise ValueError(f"trainer.precision is '{precision}'; use fp32, bf16, fp16 or auto")
+        return precision
+    if not use_cpu:
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "fp32"
+    return "bf16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "fp32"
 ID_KEYS = ("ids", "utt_ids", "keys", "paths")  # batch keys that name items, for error messages
+
+
+def _outside_throughput(method):
+    """Validation and checkpointing time does not count in the logged training throughput."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        progress = getattr(self, "progress", None)
+        if progress is None:
+            return method(self, *args, **kwargs)
+        with progress.paused():
+            return method(self, *args, **kwargs)
+
+    return wrapper
 
 
 def fit(cfg: DictConfig, task, run_dir: Path | None = None, overrides=()) -> dict:
@@ -95,10 +129,9 @@ class Trainer:
         # its settings in a singleton, so start afresh (fit() ends the process group it made).
         # Accumulation is ours (weighted by n_units): Accelerate's stays at 1.
         AcceleratorState._reset_state(reset_partial_state=True)
-        self.accelerator = Accelerator(
-            mixed_precision=PRECISIONS[t.get("precision", "fp32")],
-            cpu=device == "cpu" or not torch.cuda.is_available(),
-        )
+        use_cpu = device == "cpu" or not torch.cuda.is_available()
+        self.precision = resolve_precision(str(t.get("precision", "fp32")), use_cpu)
+        self.accelerator = Accelerator(mixed_precision=PRECISIONS[self.precision], cpu=use_cpu)
         self.rank, self.world_size = self.accelerator.process_index, self.accelerator.num_processes
         self.is_main = self.accelerator.is_main_process
         self.run_dir = Path(run_dir or agree_on_run_dir(cfg, list(overrides), self.accelerator))
@@ -207,6 +240,7 @@ class Trainer:
             "run_dir": str(self.run_dir), "step": state.step, "epoch": state.epoch,
             "best_metric": state.best_metric, "best_step": state.best_step, "monitor": self.tcfg.get("monitor"),
             "stopped_early": bool(stop and not_finished), "val_metrics": self.val_metrics,
+            "precision": self.precision,
             "last_checkpoint": str((self.ckpt_dir / "last").resolve()),
             "best_checkpoint": str(best.resolve()) if best.is_symlink() else None,
         }  # fmt: skip
@@ -300,6 +334,7 @@ class Trainer:
         return scalars
 
     # ------------------------------------------------------------------ validation
+    @_outside_throughput
     def _validate(self, track_best: bool = True) -> bool:
         """Validate on all ranks; log; step metric schedulers; track best. True: stop early."""
         self.val_spec.batch_sampler.set_epoch(0)
@@ -351,6 +386,7 @@ class Trainer:
         return False
 
     # ------------------------------------------------------------------ checkpoints
+    @_outside_throughput
     def _save(self, best: bool = False) -> None:
         """Save a checkpoint (all ranks join: their RNG states are gathered to rank 0)."""
         position = (self.state.step, self.state.epoch, self.state.batch_in_epoch)
