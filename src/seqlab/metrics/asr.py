@@ -60,12 +60,16 @@ def corpus_wer_cer(refs: list[str], hyps: list[str]) -> dict[str, float | int]:
         ValueError: refs is empty or refs and hyps differ in length.
     """
     _check_pairs(refs, hyps, "corpus_wer_cer")
+    return {"n_utterances": len(refs), **_scores(refs, hyps)}
+
+
+def _scores(refs: str | list[str], hyps: str | list[str]) -> dict[str, float | int]:
+    """Rates and error counts, pooled over the pairs when given lists."""
     words = _error_counts(jiwer.process_words(refs, hyps))
     chars = _error_counts(jiwer.process_characters(refs, hyps))
     return {
         "wer": _rate(words["errors"], words["n_ref"]),
         "cer": _rate(chars["errors"], chars["n_ref"]),
-        "n_utterances": len(refs),
         "n_ref_words": words["n_ref"],
         "n_ref_chars": chars["n_ref"],
         "word_errors": words["errors"],
@@ -91,21 +95,4 @@ def utterance_scores(refs: list[str], hyps: list[str]) -> list[dict[str, float |
         ValueError: refs is empty or refs and hyps differ in length.
     """
     _check_pairs(refs, hyps, "utterance_scores")
-    scores = []
-    for ref, hyp in zip(refs, hyps, strict=True):
-        words = _error_counts(jiwer.process_words(ref, hyp))
-        chars = _error_counts(jiwer.process_characters(ref, hyp))
-        scores.append(
-            {
-                "wer": _rate(words["errors"], words["n_ref"]),
-                "cer": _rate(chars["errors"], chars["n_ref"]),
-                "n_ref_words": words["n_ref"],
-                "n_ref_chars": chars["n_ref"],
-                "word_errors": words["errors"],
-                "substitutions": words["substitutions"],
-                "deletions": words["deletions"],
-                "insertions": words["insertions"],
-                "char_errors": chars["errors"],
-            }
-        )
-    return scores
+    return [_scores(ref, hyp) for ref, hyp in zip(refs, hyps, strict=True)]
