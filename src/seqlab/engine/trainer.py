@@ -131,6 +131,10 @@ class Trainer:
         AcceleratorState._reset_state(reset_partial_state=True)
         use_cpu = device == "cpu" or not torch.cuda.is_available()
         self.precision = resolve_precision(str(t.get("precision", "fp32")), use_cpu)
+        if use_cpu:
+            # Denormal floats (tiny gradients late in training) are slow on CPUs; flushing them to
+            # zero changes nothing a model can notice and keeps the step time flat (~5%).
+            torch.set_flush_denormal(True)
         self.accelerator = Accelerator(mixed_precision=PRECISIONS[self.precision], cpu=use_cpu)
         self.rank, self.world_size = self.accelerator.process_index, self.accelerator.num_processes
         self.is_main = self.accelerator.is_main_process
