@@ -32,6 +32,7 @@ from seqlab.data.asr_dataset import ASRDataset
 from seqlab.data.bucketing import DynamicBucketBatchSampler, RandomBatchSampler, padding_fraction
 from seqlab.data.collate import collate_asr
 from seqlab.engine.rng import seed_everything
+from seqlab.engine.trainer import resolve_precision
 from seqlab.engine.writers import read_metrics, training_seconds
 from seqlab.tasks.asr import ASRTask
 
@@ -139,7 +140,7 @@ def bench_batching(cfg, steps: int, warmup: int) -> dict:
     mean_size = max(1, round(len(dataset) / len(bucket_batches)))
     random_batches = list(RandomBatchSampler(dataset.durations, batch_size=mean_size, seed=0))
     initial = {k: v.clone() for k, v in task.model.state_dict().items()}
-    precision = str(cfg.trainer.precision)
+    precision = resolve_precision(str(cfg.trainer.precision), use_cpu=True)  # as the engine does
     result = {
         "mean_batch_size": mean_size,
         "padding_bucketed": round(padding_fraction(bucket_batches, dataset.durations), 4),
