@@ -193,13 +193,25 @@ def latest_demo_run(root: Path) -> Path | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="data/synth_speech", help="built-in corpus (make demo builds it)")
-    parser.add_argument("--items", type=int, default=300, help="utterances for the feature benchmark")
-    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers in the loader comparison")
-    parser.add_argument("--steps", type=int, default=8, help="timed training steps per batching strategy")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", default="data/synth_speech", help="built-in corpus (make demo builds it)"
+    )
+    parser.add_argument(
+        "--items", type=int, default=300, help="utterances for the feature benchmark"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="DataLoader workers in the loader comparison"
+    )
+    parser.add_argument(
+        "--steps", type=int, default=8, help="timed training steps per batching strategy"
+    )
     parser.add_argument("--warmup", type=int, default=2, help="untimed training steps first")
-    parser.add_argument("--demo-run", default=None, help="run dir of `make demo` (default: newest under runs/)")
+    parser.add_argument(
+        "--demo-run", default=None, help="run dir of `make demo` (default: newest under runs/)"
+    )
     parser.add_argument("--out", default=None, help="also write the results as JSON here")
     args = parser.parse_args()
 
@@ -218,7 +230,10 @@ def main() -> None:
     print("1. log-mel features: seqlab batched (torch.stft) vs librosa per item ...", flush=True)
     results["features"] = bench_features(dataset, args.items, args.workers)
     print(json.dumps(results["features"], indent=2))
-    print("2. batching: bucketed dynamic batches vs random batches of the same mean size ...", flush=True)
+    print(
+        "2. batching: bucketed dynamic batches vs random batches of the same mean size ...",
+        flush=True,
+    )
     results["batching"] = bench_batching(cfg, args.steps, args.warmup)
     print(json.dumps(results["batching"], indent=2))
     run = Path(args.demo_run) if args.demo_run else latest_demo_run(Path(cfg.trainer.runs_root))

@@ -152,7 +152,14 @@ def test_resume_with_more_epochs_continues_the_same_run(corpus, tmp_path):
     run = tmp_path / "asr_bilstm" / "grow"
     steps_one_epoch = max(r["step"] for r in read_metrics(run))
     best = run / "checkpoints" / "best"
-    assert main(tiny_train_args(corpus, tmp_path, "ignored", "trainer.n_epochs=2", f"trainer.resume_from={best}")) == 0
+    assert (
+        main(
+            tiny_train_args(
+                corpus, tmp_path, "ignored", "trainer.n_epochs=2", f"trainer.resume_from={best}"
+            )
+        )
+        == 0
+    )
     assert not (tmp_path / "asr_bilstm" / "ignored").exists()  # the resumed run keeps its directory
     events = [e["event"] for e in read_events(run)]
     assert events == ["start", "end", "resume", "start", "end"]
@@ -162,7 +169,14 @@ def test_resume_with_more_epochs_continues_the_same_run(corpus, tmp_path):
 
 
 def test_sentencepiece_vocabulary_trains_and_transcribes(corpus, tmp_path):
-    args = tiny_train_args(corpus, tmp_path, "sp", "data.vocab=sentencepiece", "data.vocab_size=40", "trainer.max_steps=2")
+    args = tiny_train_args(
+        corpus,
+        tmp_path,
+        "sp",
+        "data.vocab=sentencepiece",
+        "data.vocab_size=40",
+        "trainer.max_steps=2",
+    )
     assert main(args) == 0
     best = tmp_path / "asr_bilstm" / "sp" / "checkpoints" / "best"
     assert (best / "sentencepiece.model").is_file()

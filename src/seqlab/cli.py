@@ -56,11 +56,14 @@ def train(experiment: str, overrides: list[str]) -> dict:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import os
+
     try:
         summary = train(args.experiment, args.overrides)
     except ConfigError as err:
         return _print_config_error(err)
-    print(json.dumps(summary, indent=2, default=str))
+    if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one summary (rank 0's)
+        print(json.dumps(summary, indent=2, default=str))
     return 0
 
 

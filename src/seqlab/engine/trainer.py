@@ -73,6 +73,8 @@ def resolve_precision(precision: str, use_cpu: bool) -> str:
     except OSError:
         return "fp32"
     return "bf16" if ("avx512_bf16" in flags or "amx_bf16" in flags) else "fp32"
+
+
 ID_KEYS = ("ids", "utt_ids", "keys", "paths")  # batch keys that name items, for error messages
 
 
