@@ -148,3 +148,18 @@ def test_tied_weights_are_saved(tmp_path):
     ckpt.load_model_weights(path, {"lm": fresh})
     assert torch.equal(fresh["out"].weight, embedding.weight)
     assert json.loads((path / "meta.json").read_text())["step"] == 1
+
+
+
+def test_weights_file_has_the_mode_of_the_other_run_files(tmp_path):
+    """safetensors creates 0600 files; a run directory shared with a group must stay readable."""
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = ckpt.save_checkpoint(tmp_path, 1, {"model": {"w": torch.zeros(2)}}, {}, {})
+    finally:
+        os.umask(old)
+    mode = stat.S_IMODE((path / "model.safetensors").stat().st_mode)
+    assert mode == stat.S_IMODE((path / "meta.json").stat().st_mode) == 0o644

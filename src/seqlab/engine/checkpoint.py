@@ -98,7 +98,12 @@ def save_checkpoint(
                 value = value.clone()
             seen.add(value.data_ptr())
             tensors[key] = value
-        safetensors.torch.save_file(tensors, str(tmp / f"{name}.safetensors"))
+        weights = tmp / f"{name}.safetensors"
+        safetensors.torch.save_file(tensors, str(weights))
+        # safetensors creates the file private (0600); give it the mode of every other run file
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(weights, 0o666 & ~umask)
     torch.save(train_state, tmp / "state.pt")
     meta = {**meta, "step": step, "time": time.time(), "seqlab_version": seqlab.__version__}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
