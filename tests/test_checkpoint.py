@@ -150,10 +150,8 @@ def test_tied_weights_are_saved(tmp_path):
     assert json.loads((path / "meta.json").read_text())["step"] == 1
 
 
-
 def test_weights_file_has_the_mode_of_the_other_run_files(tmp_path):
     """safetensors creates 0600 files; a run directory shared with a group must stay readable."""
-    import os
     import stat
 
     old = os.umask(0o022)
