@@ -183,3 +183,37 @@ def test_sentencepiece_vocabulary_trains_and_transcribes(corpus, tmp_path):
     model = seqlab.load(best)
     assert len(model.task.vocab) == 41  # 40 pieces + the CTC blank
     assert isinstance(model.transcribe(sorted(corpus.rglob("*.flac"))[0]), str)
+
+
+def test_asr_resume_is_exact_with_augmentations(corpus, tmp_path):
+    """Train 6 steps straight; train 3, resume from `last` to 6: same losses, same weights.
+
+    All augmentations of `augment=default` are on (each draws from the RNG for every batch) and
+    dropout is 0.3, so the RNG states in the checkpoint are what makes the two runs agree.
+    """
+    import torch
+    from safetensors.torch import load_file
+
+    from seqlab.engine.writers import read_metrics
+
+    common = [
+        "lr_scheduler=none",
+        "trainer.log_every_n_steps=1",
+        "trainer.save_every_n_steps=1",
+        "trainer.val_every_n_epochs=null",
+        "model.dropout=0.3",
+    ]
+    assert main(tiny_train_args(corpus, tmp_path, "straight", "trainer.max_steps=6", *common)) == 0
+    assert main(tiny_train_args(corpus, tmp_path, "split", "trainer.max_steps=3", *common)) == 0
+    split = tmp_path / "asr_bilstm" / "split"
+    resume = [f"trainer.resume_from={split / 'checkpoints' / 'last'}", "trainer.max_steps=6"]
+    assert main(tiny_train_args(corpus, tmp_path, "split", *common, *resume)) == 0
+
+    def losses(run):
+        return [(r["step"], r["loss"]) for r in read_metrics(run) if r.get("split") == "train"]
+
+    straight = tmp_path / "asr_bilstm" / "straight"
+    assert len(losses(straight)) == 6 and losses(split) == losses(straight)
+    a = load_file(straight / "checkpoints" / "last" / "model.safetensors")
+    b = load_file(split / "checkpoints" / "last" / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -7,6 +7,7 @@ from seqlab.config import (
     ConfigError,
     apply_overrides,
     compose_experiment,
+    load_group_option,
     list_experiments,
     list_group_options,
 )
@@ -80,8 +81,15 @@ def test_overrides_on_a_saved_config(tmp_path):
         apply_overrides(saved, ["model=nope"])
 
 
-def test_every_group_option_composes():
-    for group in ("model", "optimizer", "lr_scheduler", "augment", "writer"):
+@pytest.mark.parametrize("experiment", ["asr_bilstm", "asr_conformer"])
+def test_swapping_a_group_leaves_no_keys_of_the_old_option(experiment):
+    """An experiment's own keys must exist in every option of their group (else e.g.
+    `lr_scheduler=plateau` would receive OneCycle's max_lr and crash)."""
+    for group in ("model", "optimizer", "lr_scheduler", "augment", "writer", "data"):
         for option in list_group_options(group):
-            cfg = compose_experiment("asr_bilstm", [f"{group}={option}"])
-            assert group in cfg
+            extra = ["data.root=/corpus"] if group == "data" else []
+            cfg = compose_experiment(experiment, [f"{group}={option}", *extra])
+            assert set(cfg[group].keys()) == set(load_group_option(group, option).keys()), (
+                group,
+                option,
+            )

@@ -132,6 +132,22 @@ def load_config(path: str | Path) -> DictConfig:
     return cfg
 
 
+def load_group_option(group: str, option: str) -> DictConfig:
+    """``configs/<group>/<option>.yaml`` with its own defaults list (options of the same group) applied."""
+    option_file = _configs_dir() / group / f"{option}.yaml"
+    if not option_file.is_file():
+        raise ConfigError(
+            f"no option '{option}' in config group '{group}'. "
+            f"Options: {', '.join(list_group_options(group))}."
+        )
+    raw = yaml.safe_load(option_file.read_text()) or {}
+    merged = OmegaConf.create({})
+    for parent in raw.pop("defaults", None) or []:
+        if parent != "_self_":
+            merged = OmegaConf.merge(merged, load_group_option(group, str(parent)))
+    return OmegaConf.merge(merged, OmegaConf.create(raw))
+
+
 def apply_overrides(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) -> DictConfig:
     """Apply Hydra-grammar ``overrides`` to an already composed (e.g. saved) config.
 
@@ -153,16 +169,8 @@ def apply_overrides(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) -> 
             continue
         value = ov.value()
         if key in GROUPS and isinstance(value, str) and not ov.is_add():
-            option_file = _configs_dir() / key / f"{value}.yaml"
-            if not option_file.is_file():
-                raise ConfigError(
-                    f"no option '{value}' in config group '{key}'. "
-                    f"Options: {', '.join(list_group_options(key))}."
-                )
-            group_cfg = OmegaConf.create(yaml.safe_load(option_file.read_text()) or {})
-            group_cfg.pop("defaults", None)
             with open_dict(cfg):
-                cfg[key] = group_cfg
+                cfg[key] = load_group_option(key, value)
             continue
         if ov.is_add():
             with open_dict(cfg):
