@@ -7,9 +7,9 @@ from seqlab.config import (
     ConfigError,
     apply_overrides,
     compose_experiment,
-    load_group_option,
     list_experiments,
     list_group_options,
+    load_group_option,
 )
 
 
