@@ -33,7 +33,7 @@ $(VENV)/.torch: | $(VENV)/bin/python
 	@touch $@
 
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch
-	$(PIP) install --quiet -e .
+	$(PIP) install --quiet -e ".[hf]"
 	@touch $@
 
 $(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch

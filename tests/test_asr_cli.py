@@ -217,3 +217,70 @@ def test_asr_resume_is_exact_with_augmentations(corpus, tmp_path):
     a = load_file(straight / "checkpoints" / "last" / "model.safetensors")
     b = load_file(split / "checkpoints" / "last" / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(scope="module")
+def ngram(tmp_path_factory):
+    """A 3-gram ARPA model of the corpus's sentences, built through the CLI."""
+    folder = tmp_path_factory.mktemp("lm")
+    text = folder / "text.txt"
+    text.write_text("\n".join(SENTENCES * 3) + "\n")
+    assert main(["lm", "build-ngram", str(text), "--order", "3", "--out", str(folder / "lm.arpa")]) == 0
+    return folder / "lm.arpa"
+
+
+def test_eval_reports_each_decoder_side_by_side(trained, corpus, ngram, tmp_path, capsys):
+    out = tmp_path / "eval.json"
+    argv = ["eval", str(trained / "checkpoints" / "best"), f"data.root={corpus}", "--out", str(out)]
+    code = main([*argv, "--decoder", "beam", "--beam-size", "4", "--lm", str(ngram), "--alpha", "0.3"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    result = json.loads(out.read_text())
+    names = [row["decoder"] for row in result["decoders"]]
+    assert names[0] == "greedy" and names[1] == "beam4" and names[2].startswith("beam4+lm.arpa")
+    for row in result["decoders"]:
+        assert row["decoder"] in printed
+        assert 0.0 <= row["wer"] and 0.0 <= row["cer"] and row["utterances_per_second"] > 0
+    # the headline metrics are the last configuration's (the one asked for)
+    assert result["metrics"]["wer"] == pytest.approx(result["decoders"][-1]["wer"])
+    assert "log_probs" not in json.dumps(result["utterances"][0])
+    # an LM that does not exist is named, nothing is written
+    code = main([*argv, "--decoder", "beam", "--lm", str(tmp_path / "nope.arpa")])
+    assert code == 2 and "nope.arpa" in capsys.readouterr().err
+
+
+def test_transcribe_with_beam_and_lm_prints_nbest(trained, corpus, ngram, capsys):
+    files = sorted((corpus / "test-clean").rglob("*.flac"))[:2]
+    ckpt = str(trained / "checkpoints" / "best")
+    code = main(["transcribe", ckpt, *map(str, files), "--json", "--lm", str(ngram), "--nbest", "3"])
+    assert code == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 2
+    for row in rows:
+        scores = [h["score"] for h in row["nbest"]]
+        assert 1 <= len(scores) <= 3 and scores == sorted(scores, reverse=True)
+        assert row["text"] == row["nbest"][0]["text"]
+    # beam size 1 without an LM is greedy decoding
+    assert main(["transcribe", ckpt, *map(str, files), "--json"]) == 0
+    greedy = [json.loads(line)["text"] for line in capsys.readouterr().out.splitlines()]
+    assert main(["transcribe", ckpt, *map(str, files), "--json", "--beam-size", "1"]) == 0
+    beam1 = [json.loads(line)["text"] for line in capsys.readouterr().out.splitlines()]
+    assert beam1 == greedy
+
+
+def test_tune_decoder_prints_the_grid_and_the_best_pair(trained, corpus, ngram, tmp_path, capsys):
+    out = tmp_path / "tune.json"
+    ckpt = str(trained / "checkpoints" / "best")
+    code = main(
+        ["tune-decoder", ckpt, f"data.root={corpus}", "--lm", str(ngram), "--alphas", "0,0.5",
+         "--betas", "0,1", "--beam-size", "3", "--out", str(out)]
+    )  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert len(result["rows"]) == 4 and result["split"] == "val"
+    assert result["best"]["wer"] == min(r["wer"] for r in result["rows"])
+    assert "best on val" in printed and "--alpha" in printed
+    # without an LM there is nothing to tune
+    assert main(["tune-decoder", ckpt, f"data.root={corpus}"]) == 2
+    assert "--lm" in capsys.readouterr().err

@@ -2,10 +2,13 @@
 
     seqlab list                                   experiments you can train
     seqlab train EXPERIMENT [overrides]           e.g. seqlab train asr_bilstm trainer.n_epochs=45
-    seqlab eval CHECKPOINT [overrides]            e.g. seqlab eval runs/asr_bilstm/<run>/checkpoints/best
-    seqlab transcribe CHECKPOINT AUDIO... [--json]
+    seqlab eval CHECKPOINT [overrides] [--decoder beam --lm lm.arpa --alpha A --beta B]
+                                                  greedy vs beam vs beam+LM WER/CER side by side
+    seqlab transcribe CHECKPOINT AUDIO... [--decoder beam --beam-size 5 --lm PATH] [--json]
+    seqlab tune-decoder CHECKPOINT --lm PATH      grid-search alpha/beta on the dev split
+    seqlab lm build-ngram TEXT --order 3 --out lm.arpa
     seqlab data synth-speech OUT [--hours H] [--seed S]
-    seqlab demo                                   build the built-in corpus, train asr_conformer, evaluate
+    seqlab demo                                   corpus, train asr_conformer, n-gram LM, test WER/CER
 
 Overrides use Hydra's grammar: ``a.b=v``, ``+a.b=v`` (add), ``~a.b`` (delete), ``group=option``.
 """
@@ -24,6 +27,62 @@ from seqlab.config import ConfigError
 def _print_config_error(err: Exception) -> int:
     print(f"seqlab: error: {err}", file=sys.stderr)
     return 2
+
+
+def _quote(value: str) -> str:
+    """A value for a Hydra override, quoted so that paths with any characters survive."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _decoder_overrides(args: argparse.Namespace) -> list[str]:
+    """The decoder flags of eval/transcribe/tune-decoder as overrides of the ``decoder`` group."""
+    out = []
+    beam_flags = any(
+        getattr(args, k, None) is not None
+        for k in ("beam_size", "lm", "alpha", "beta", "rescore_lm", "workers", "nbest")
+    )
+    if getattr(args, "decoder", None) == "greedy":
+        if beam_flags and getattr(args, "lm", None):
+            raise ConfigError("--lm needs --decoder beam (greedy decoding uses no language model)")
+        return ["decoder=ctc_greedy"]
+    if getattr(args, "decoder", None) == "beam" or beam_flags:
+        out.append("decoder=ctc_beam")
+    for flag, key in (
+        ("beam_size", "beam_size"),
+        ("alpha", "alpha"),
+        ("beta", "beta"),
+        ("workers", "workers"),
+        ("nbest", "nbest"),
+        ("rescore_alpha", "rescore_alpha"),
+    ):
+        value = getattr(args, flag, None)
+        if value is not None:
+            out.append(f"decoder.{key}={value}")
+    for flag in ("lm", "rescore_lm"):
+        value = getattr(args, flag, None)
+        if value is not None:
+            path = Path(value).expanduser()
+            if not path.exists():
+                raise ConfigError(
+                    f"--{flag.replace('_', '-')} {value}: no such file or directory; build an n-gram "
+                    "LM with `seqlab lm build-ngram TEXT --order 3 --out lm.arpa`"
+                )
+            out.append(f"decoder.{flag}={_quote(path.resolve())}")
+    return out
+
+
+def _add_decoder_flags(p: argparse.ArgumentParser, nbest: bool = False) -> None:
+    g = p.add_argument_group("decoding (overrides of the decoder config group)")
+    g.add_argument("--decoder", choices=["greedy", "beam"], default=None, help="decoder type")
+    g.add_argument("--beam-size", type=int, default=None, help="beam width (default 10)")
+    g.add_argument("--lm", default=None, help="ARPA / KenLM binary / Hugging Face causal-LM dir")
+    g.add_argument("--alpha", type=float, default=None, help="LM weight (default 0.5)")
+    g.add_argument("--beta", type=float, default=None, help="word-insertion bonus (default 1.0)")
+    g.add_argument("--rescore-lm", default=None, help="second LM that rescores the n-best list")
+    g.add_argument("--rescore-alpha", type=float, default=None, help="weight of --rescore-lm")
+    g.add_argument("--workers", type=int, default=None, help="decoding processes (n-gram or no LM)")
+    if nbest:
+        g.add_argument("--nbest", type=int, default=None, help="print the N best hypotheses")
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -71,37 +130,106 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from seqlab.evaluation import evaluate
 
     try:
+        overrides = [*args.overrides, *_decoder_overrides(args)]
         result = evaluate(
-            args.checkpoint, args.overrides, split=args.split, out=args.out, device=args.device
+            args.checkpoint, overrides, split=args.split, out=args.out, device=args.device
         )
-    except (ConfigError, FileNotFoundError) as err:
+    except (ConfigError, FileNotFoundError, ValueError) as err:
         return _print_config_error(err)
+    if result.get("decoders"):
+        print(_decoder_table(result["decoders"]))
     metrics = ", ".join(f"{k}={v:.4f}" for k, v in result["metrics"].items())
     print(f"{result['split']} ({result['n_items']} items): {metrics}")
     print(f"wrote {result['path']}")
     return 0
 
 
+def _decoder_table(rows: list[dict]) -> str:
+    """WER/CER/speed of each decoder configuration as an aligned text table."""
+    width = max(len("decoder"), *(len(r["decoder"]) for r in rows))
+    lines = [f"{'decoder':<{width}}  {'WER %':>7}  {'CER %':>7}  {'utt/s':>8}"]
+    for r in rows:
+        lines.append(
+            f"{r['decoder']:<{width}}  {100 * r['wer']:7.2f}  {100 * r['cer']:7.2f}  "
+            f"{r['utterances_per_second']:8.1f}"
+        )
+    return "\n".join(lines)
+
+
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from seqlab.inference import load
 
     try:
-        model = load(args.checkpoint, device=args.device)
-    except (ConfigError, FileNotFoundError) as err:
+        model = load(args.checkpoint, device=args.device, overrides=_decoder_overrides(args))
+    except (ConfigError, FileNotFoundError, ValueError) as err:
         return _print_config_error(err)
     failed = 0
+    nbest = args.nbest or 1
     for path in args.audio:
         try:
-            text = model.transcribe(path)
+            hyps = model.transcribe_nbest(path)
         except Exception as err:  # one unreadable file must not stop the others
             failed += 1
             print(f"seqlab: cannot transcribe {path}: {err}", file=sys.stderr)
             continue
         if args.json:
-            print(json.dumps({"path": str(path), "text": text}))
+            row = {"path": str(path), "text": hyps[0].text}
+            if nbest > 1:
+                row["nbest"] = [
+                    {"text": h.text, "score": h.score, "acoustic": h.acoustic, "lm": h.lm}
+                    for h in hyps[:nbest]
+                ]
+            print(json.dumps(row))
+        elif nbest > 1:
+            for rank, h in enumerate(hyps[:nbest], 1):
+                print(f"{path}\t{rank}\t{h.score:.3f}\t{h.text}")
         else:
-            print(text)
+            print(hyps[0].text)
     return 1 if failed else 0
+
+
+def cmd_tune_decoder(args: argparse.Namespace) -> int:
+    """Grid-search alpha and beta on a split; print the table and the best pair."""
+    from seqlab.tuning import tune_decoder
+
+    try:
+        alphas = [float(a) for a in args.alphas.split(",")]
+        betas = [float(b) for b in args.betas.split(",")]
+        overrides = [*args.overrides, *_decoder_overrides(args)]
+        result = tune_decoder(
+            args.checkpoint,
+            overrides,
+            alphas,
+            betas,
+            split=args.split,
+            device=args.device,
+            out=args.out,
+        )
+    except (ConfigError, FileNotFoundError, ValueError) as err:
+        return _print_config_error(err)
+    print(result["table"])
+    best = result["best"]
+    print(
+        f"best on {result['split']}: alpha={best['alpha']} beta={best['beta']} "
+        f"WER {100 * best['wer']:.2f}% CER {100 * best['cer']:.2f}% "
+        f"(greedy WER {100 * result['greedy']['wer']:.2f}%)"
+    )
+    print(f"use: --decoder beam --lm {result['lm']} --alpha {best['alpha']} --beta {best['beta']}")
+    print(f"wrote {result['path']}")
+    return 0
+
+
+def cmd_lm(args: argparse.Namespace) -> int:
+    if args.lm_command == "build-ngram":
+        from seqlab.lm.kneser_ney import build_arpa
+
+        text = Path(args.text)
+        if not text.is_file():
+            return _print_config_error(FileNotFoundError(f"{text}: no such text file"))
+        summary = build_arpa(text, args.out, order=args.order)
+        print(json.dumps(summary, indent=2, default=str))
+        return 0
+    raise AssertionError(args.lm_command)
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -183,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", help="data split key: test (default), val or train")
     p.add_argument("--out", default=None, help="output JSON (default <run>/eval.json)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    _add_decoder_flags(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("transcribe", help="transcribe audio files with a checkpoint")
@@ -190,7 +319,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("audio", nargs="+", help="wav/flac/ogg files")
     p.add_argument("--json", action="store_true", help="one JSON object per line: {path, text}")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    _add_decoder_flags(p, nbest=True)
     p.set_defaults(func=cmd_transcribe)
+
+    p = sub.add_parser("tune-decoder", help="search the LM weight alpha and word bonus beta")
+    p.add_argument("checkpoint", help="run/checkpoints/best (or a run directory)")
+    p.add_argument("overrides", nargs="*", help="overrides of the saved config")
+    p.add_argument("--split", default="val", help="data split key to tune on (default val)")
+    p.add_argument("--alphas", default="0,0.25,0.5,0.75,1.0,1.5", help="comma-separated alphas")
+    p.add_argument("--betas", default="0,0.5,1,2,3", help="comma-separated betas")
+    p.add_argument("--out", default=None, help="output JSON (default <run>/tune_decoder.json)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    _add_decoder_flags(p)
+    p.set_defaults(func=cmd_tune_decoder)
+
+    p = sub.add_parser("lm", help="language models for decoding")
+    lm_sub = p.add_subparsers(dest="lm_command", required=True)
+    q = lm_sub.add_parser(
+        "build-ngram", help="estimate an interpolated modified Kneser-Ney ARPA model"
+    )
+    q.add_argument("text", help="training text, one sentence per line")
+    q.add_argument("--order", type=int, default=3, help="n-gram order (default 3)")
+    q.add_argument("--out", required=True, help="output .arpa (or .arpa.gz)")
+    p.set_defaults(func=cmd_lm)
 
     p = sub.add_parser("data", help="build the built-in corpora")
     data_sub = p.add_subparsers(dest="data_command", required=True)

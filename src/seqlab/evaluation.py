@@ -16,6 +16,81 @@ def _to_device(batch: dict, device: torch.device) -> dict:
     return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
 
+def _forward_split(task, ckpt, split, device, num_workers, keep_log_probs=False) -> list[dict]:
+    """``validation_step`` outputs of every batch of ``split`` (with log-probs kept if asked)."""
+    dev = torch.device(device)
+    for module in task.models().values():
+        module.to(dev).eval()
+    spec = task.test_data(0, 1, run_dir_of(ckpt), split=split)
+    loader = DataLoader(
+        spec.dataset,
+        batch_sampler=spec.batch_sampler,
+        collate_fn=spec.collate_fn,
+        num_workers=num_workers,
+    )
+    if keep_log_probs:  # greedy during the forward pass; the decoders run afterwards
+        from seqlab.decoding.factory import GreedyDecoder
+
+        task.keep_log_probs = True
+        task._decoder = GreedyDecoder(task.vocab)
+    with torch.no_grad():
+        return [task.validation_step(_to_device(batch, dev)) for batch in loader]
+
+
+def collect_log_probs(
+    checkpoint: str | Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    split: str = "val",
+    device: str = "cpu",
+    num_workers: int = 1,
+):
+    """Run a CTC checkpoint over ``split`` once and keep its log-probs for decoding many ways.
+
+    Returns:
+        ``(task, checkpoint_dir, outputs)``; ``task.redecode(outputs, decoder)`` decodes them.
+    """
+    task, ckpt = load_task(checkpoint, overrides)
+    if not hasattr(task, "redecode"):
+        raise ValueError(f"{ckpt} is not a CTC speech-recognition checkpoint")
+    return task, ckpt, _forward_split(task, ckpt, split, device, num_workers, True)
+
+
+def _decoder_ladder(task) -> list:
+    """Decoder configurations to compare (greedy, beam, beam + LM), or [] for tasks without them."""
+    if not hasattr(task, "redecode") or "decoder" not in task.cfg:
+        return []
+    from seqlab.decoding.factory import decoder_ladder
+
+    return decoder_ladder(task.cfg.decoder)
+
+
+def _decode_side_by_side(task, outputs: list[dict], ladder: list) -> tuple[list[dict], list[dict]]:
+    """Decode kept log-probs with each configuration; the last one's hypotheses are returned."""
+    from omegaconf import OmegaConf
+
+    from seqlab.decoding.factory import build_decoder, describe
+
+    n_items = sum(len(o["log_probs"]) for o in outputs)
+    rows, final = [], outputs
+    for cfg in ladder:
+        decoder = build_decoder(cfg, task.vocab)
+        t0 = time.perf_counter()
+        final = task.redecode(outputs, decoder)
+        seconds = time.perf_counter() - t0
+        metrics = task.validation_end(final)
+        rows.append(
+            {
+                "decoder": describe(cfg),
+                "config": OmegaConf.to_container(cfg, resolve=True),
+                "wer": metrics.get("wer"),
+                "cer": metrics.get("cer"),
+                "seconds": round(seconds, 3),
+                "utterances_per_second": round(n_items / max(seconds, 1e-9), 1),
+            }
+        )
+    return final, rows
+
+
 def run_dir_of(checkpoint: Path) -> Path:
     """The run directory owning a checkpoint (``run/checkpoints/<tag>``), else the checkpoint dir itself."""
     checkpoint = Path(checkpoint)
@@ -46,20 +121,16 @@ def evaluate(
     Returns:
         The written dict: ``{"checkpoint", "split", "subsets", "metrics", "n_items", "utterances": [...]}``.
     """
-    task, ckpt = load_task(checkpoint, overrides)
-    dev = torch.device(device)
-    for module in task.models().values():
-        module.to(dev).eval()
-    run_dir = run_dir_of(ckpt)
-    spec = task.test_data(0, 1, run_dir, split=split)
-    loader = DataLoader(
-        spec.dataset,
-        batch_sampler=spec.batch_sampler,
-        collate_fn=spec.collate_fn,
-        num_workers=num_workers,
-    )
     start = time.perf_counter()
-    outputs = [task.validation_step(_to_device(batch, dev)) for batch in loader]
+    task, ckpt = load_task(checkpoint, overrides)
+    ladder = _decoder_ladder(task)
+    outputs = _forward_split(task, ckpt, split, device, num_workers, keep_log_probs=bool(ladder))
+    forward_seconds = time.perf_counter() - start
+    decoders = []
+    if ladder:
+        outputs, decoders = _decode_side_by_side(task, outputs, ladder)
+        for output in outputs:
+            output.pop("log_probs", None)
     metrics = task.validation_end(outputs)
     result = {
         "checkpoint": str(ckpt),
@@ -70,9 +141,11 @@ def evaluate(
         "metrics": metrics,
         "n_items": sum(len(o.get("ids", [])) for o in outputs),
         "seconds": round(time.perf_counter() - start, 2),
+        "forward_seconds": round(forward_seconds, 2),
+        "decoders": decoders,
         "utterances": task.eval_rows(outputs) if hasattr(task, "eval_rows") else [],
     }
-    out_path = Path(out) if out is not None else run_dir / "eval.json"
+    out_path = Path(out) if out is not None else run_dir_of(ckpt) / "eval.json"
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(out_path.suffix + ".tmp")
     tmp.write_text(json.dumps(result, indent=2))

@@ -34,9 +34,19 @@ def load_task(checkpoint: str | Path, overrides: list[str] | tuple[str, ...] = (
     return task, ckpt
 
 
-def load(checkpoint: str | Path, device: str | torch.device = "cpu"):
-    """The task's inference object for ``checkpoint`` (see ``seqlab.load``)."""
-    task, _ = load_task(checkpoint)
+def load(
+    checkpoint: str | Path,
+    device: str | torch.device = "cpu",
+    overrides: list[str] | tuple[str, ...] = (),
+):
+    """The task's inference object for ``checkpoint`` (see ``seqlab.load``).
+
+    Args:
+        checkpoint: checkpoint or run directory.
+        device: where to run the model.
+        overrides: of the saved config, e.g. ``["decoder=ctc_beam", "decoder.lm=lm.arpa"]``.
+    """
+    task, _ = load_task(checkpoint, overrides)
     return task.for_inference(device)
 
 
@@ -54,14 +64,13 @@ class ASRModel:
         self.model = task.model.to(self.device).eval()
         self.sample_rate = task.sample_rate
 
-    @torch.no_grad()
     def transcribe(
         self,
         inputs: str | Path | np.ndarray | list,
         sample_rate: int | None = None,
         batch_size: int = 8,
     ) -> str | list[str]:
-        """Transcribe one input or a list of inputs.
+        """Transcribe one input or a list of inputs with the configured decoder.
 
         Args:
             inputs: a path (wav/flac/ogg), a 1-D float waveform, or a list of these.
@@ -71,6 +80,20 @@ class ASRModel:
         Returns:
             A transcript string for a single input, else a list of transcripts in input order.
         """
+        single = isinstance(inputs, (str, Path, np.ndarray, torch.Tensor))
+        lists = self.transcribe_nbest(inputs, sample_rate, batch_size)
+        texts = [hyps[0].text for hyps in ([lists] if single else lists)]
+        return texts[0] if single else texts
+
+    @torch.no_grad()
+    def transcribe_nbest(
+        self,
+        inputs: str | Path | np.ndarray | list,
+        sample_rate: int | None = None,
+        batch_size: int = 8,
+    ):
+        """Like :meth:`transcribe`, but n-best lists of :class:`seqlab.decoding.ctc_beam.Hypothesis`
+        (``decoder.nbest`` long; one entry for greedy decoding)."""
         from seqlab.audio.io import load_audio
         from seqlab.audio.resample import resample
 
@@ -98,5 +121,5 @@ class ASRModel:
             for i, w in enumerate(chunk):
                 audio[i, : len(w)] = torch.from_numpy(w)
             log_probs, out_lengths = self.model(audio.to(self.device), lengths.to(self.device))
-            texts.extend(self.task.decode(log_probs, out_lengths))
+            texts.extend(self.task.decoder.decode_batch(log_probs, out_lengths))
         return texts[0] if single else texts

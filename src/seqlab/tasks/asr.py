@@ -1,4 +1,4 @@
-"""CTC speech recognition: how a batch becomes log-mels, a CTC loss, greedy transcripts and WER/CER.
+"""CTC speech recognition: how a batch becomes log-mels, a CTC loss, transcripts and WER/CER.
 
 The engine owns the loop; this file only says what one batch means. Features and augmentations run
 inside the model's forward, on the training device, in batch.
@@ -23,7 +23,6 @@ from seqlab.data.collate import collate_asr
 from seqlab.data.index import build_index
 from seqlab.data.librispeech import scan_librispeech
 from seqlab.data.manifest import scan_manifest
-from seqlab.decoding.ctc_greedy import ctc_greedy_decode
 from seqlab.engine.task import DataSpec
 from seqlab.metrics.asr import corpus_wer_cer, utterance_scores
 from seqlab.text.vocab import build_vocab, load_vocab
@@ -83,6 +82,8 @@ class ASRTask:
         )
         self.model = CTCRecognizer(features, augment, encoder)
         self.ctc_loss = nn.CTCLoss(blank=self.vocab.blank_id, reduction="sum", zero_infinity=True)
+        self._decoder = None  # built from cfg.decoder on first use (an LM loads only then)
+        self.keep_log_probs = False  # seqlab eval sets it to decode one forward pass several ways
 
     # ---- the engine's contract -------------------------------------------------------------
     def models(self) -> dict[str, nn.Module]:
@@ -126,7 +127,12 @@ class ASRTask:
         log_probs, out_lengths = self.model(batch["audio"], batch["audio_lengths"])
         loss_sum = self._ctc(log_probs, out_lengths, batch)
         hyps = self.decode(log_probs, out_lengths)
+        extra = {}
+        if self.keep_log_probs:  # (T_i, V) float32 arrays on the CPU, one per utterance
+            lp = log_probs.float().cpu().numpy()
+            extra["log_probs"] = [lp[i, :n] for i, n in enumerate(out_lengths.tolist())]
         return {
+            **extra,
             "loss_sum": float(loss_sum),
             "n_units": int(batch["token_lengths"].sum()),
             "ids": list(batch["ids"]),
@@ -176,10 +182,26 @@ class ASRTask:
         self.vocab.save(directory)
 
     # ---- inference ---------------------------------------------------------------------------
+    @property
+    def decoder(self):
+        """The decoder of ``cfg.decoder`` (greedy, beam, beam + LM; see seqlab/decoding/factory.py)."""
+        if self._decoder is None:
+            from seqlab.decoding.factory import build_decoder
+
+            self._decoder = build_decoder(self.cfg.decoder, self.vocab)
+        return self._decoder
+
     def decode(self, log_probs: torch.Tensor, lengths: torch.Tensor) -> list[str]:
-        """Greedy CTC transcripts of ``(B, T', V)`` log-probs."""
-        ids = ctc_greedy_decode(log_probs, lengths, blank=self.vocab.blank_id)
-        return [self.vocab.decode(seq) for seq in ids]
+        """Transcripts of ``(B, T', V)`` log-probs with the configured decoder."""
+        return self.decoder.decode(log_probs, lengths)
+
+    def redecode(self, outputs: list[dict], decoder) -> list[dict]:
+        """``outputs`` of :meth:`validation_step` (kept log-probs) with hypotheses from ``decoder``."""
+        if any("log_probs" not in out for out in outputs):
+            raise ValueError("redecode needs validation outputs made with keep_log_probs=True")
+        # all utterances in one call: the decoder groups them and spreads them over its workers
+        hyps = iter(decoder.decode([lp for out in outputs for lp in out["log_probs"]]))
+        return [{**out, "hyps": [next(hyps) for _ in out["log_probs"]]} for out in outputs]
 
     def for_inference(self, device: str | torch.device = "cpu"):
         """The Python API object returned by ``seqlab.load``."""

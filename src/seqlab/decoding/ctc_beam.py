@@ -1,0 +1,502 @@
+"""CTC prefix beam search with word-level shallow fusion of an n-gram or neural language model.
+
+Our own code, because the peers each miss a part we need: pyctcdecode fuses KenLM only and is
+unmaintained, torchaudio's flashlight decoder is in maintenance mode (and has no CPU build here),
+NeMo's is tied to NeMo.
+
+The search keeps, for every output prefix, the probability of all alignments that end in a blank
+and of those that end in the prefix's last token (Graves 2012; Hannun et al. 2014), so alignments
+that spell the same text are summed, not competing. Each hypothesis is ranked by
+
+    score = ln P_ctc(prefix) + alpha * ln P_lm(words) + beta * n_words
+
+where the LM scores a word when it is completed (a space for characters, a piece starting with
+"▁" for sentencepiece) and, at the end of the utterance, the last partial word and ``</s>``.
+Words the LM does not know, and partial words that begin no word it knows, get ``unk_offset``
+added to their LM score (as pyctcdecode does), so the search leaves misspellings early.
+
+Pruning: per frame only tokens with ``ln p >= token_min_logp`` (and among the ``token_top_k``
+best) extend a prefix; hypotheses more than ``-beam_prune_logp`` below the best are dropped; at
+most ``beam_size`` survive a frame. Runs of frames where only the blank survives pruning are
+collapsed into one update. A beam of one without an LM is best-path (greedy) decoding.
+
+Many utterances are decoded in lock-step, so a neural LM scores the words completed at a frame
+by all their hypotheses in one batch; with ``workers > 1`` groups of utterances go to forked
+worker processes (n-gram LMs and no LM; a neural LM stays in the main process).
+
+Usage::
+
+    decoder = CTCBeamSearchDecoder.from_vocab(vocab, beam_size=10, lm=load_lm("lm.arpa"),
+                                              alpha=0.5, beta=1.0)
+    nbest = decoder.decode_batch(log_probs, lengths)   # (B, T, V) log-softmax, (B,)
+    nbest[0][0].text, nbest[0][0].score
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from seqlab.decoding.lm import LanguageModel
+
+NEG = float("-inf")
+_log1p = math.log1p
+_exp = math.exp
+
+
+def _lse(a: float, b: float) -> float:
+    """ln(e^a + e^b), exact at -inf."""
+    if a < b:
+        a, b = b, a
+    if b == NEG:
+        return a
+    return a + _log1p(_exp(b - a))
+
+
+@dataclass
+class Hypothesis:
+    """One entry of an n-best list.
+
+    Attributes:
+        text: the transcript (detokenised like greedy decoding's).
+        tokens: output token ids, blanks and repeats removed.
+        score: the ranking score, ``acoustic + alpha * lm + beta * n_words``.
+        acoustic: ln P_ctc of the token sequence (all its alignments summed, within the beam).
+        lm: ln P_lm of the words and ``</s>``, unk offsets included (0 without an LM).
+        n_words: the number of words the LM scored.
+    """
+
+    text: str
+    tokens: list[int]
+    score: float
+    acoustic: float
+    lm: float
+    n_words: int
+
+
+class _Trie:
+    """The prefixes of a search, as integer ids into parallel lists (cheap to make, fast to hash).
+
+    A prefix is made once, when a hypothesis first extends its parent by its last token, and is
+    shared by every utterance searched in the same group, so its LM score is computed once.
+    """
+
+    def __init__(self, n_tokens: int, lm_state) -> None:
+        self.n_tokens = n_tokens
+        self.child_of: dict[int, int] = {}  # parent * n_tokens + token -> child id
+        self.parent = [-1]
+        self.token = [-1]
+        self.state = [lm_state]  # LM state after the completed words
+        self.lm = [0.0]  # ln P_lm of the completed words, unk offsets included
+        self.n_words = [0]
+        self.partial = [""]  # characters of the word being spelled
+        self.bonus = [0.0]  # alpha * (lm + partial-word penalty) + beta * n_words
+
+    def tokens(self, node: int) -> list[int]:
+        out = []
+        while node > 0:
+            out.append(self.token[node])
+            node = self.parent[node]
+        return out[::-1]
+
+
+class CTCBeamSearchDecoder:
+    """CTC prefix beam search over characters or subwords with optional LM fusion.
+
+    Args:
+        tokens: the text of each output id (``tokens[blank]`` is ignored). Characters: the space
+            token is the word delimiter. Sentencepiece pieces: a leading ``▁`` starts a word.
+        blank: the CTC blank id.
+        beam_size: hypotheses kept per frame.
+        nbest: hypotheses returned per utterance (at most ``beam_size``).
+        token_min_logp: per-frame token pruning: tokens below this ln-probability do not extend
+            a prefix (the frame's best token always may). ``None``: no cutoff.
+        token_top_k: per-frame token pruning: at most this many tokens extend a prefix (``None``: all).
+        beam_prune_logp: drop hypotheses whose score is this far below the frame's best (``None``: never).
+        lm: a :class:`seqlab.decoding.lm.LanguageModel`, or ``None`` for acoustic-only search.
+        alpha: LM weight (natural-log units, as pyctcdecode's).
+        beta: word-insertion bonus per scored word (applied with an LM only).
+        unk_offset: added to the LM score of an unknown word, and of a partial word that begins no
+            known word (ln units; pyctcdecode's -10 in log10 is about -23).
+        detokenize: token ids -> text (e.g. ``vocab.decode``); default joins the token texts,
+            turning ``▁`` into spaces.
+        workers: processes for many utterances (forked; 1 = in this process). Ignored for neural
+            LMs, which batch their work in this process instead.
+        group_size: utterances searched in lock-step (their LM requests share batches).
+    """
+
+    def __init__(
+        self,
+        tokens: Sequence[str],
+        blank: int = 0,
+        beam_size: int = 10,
+        nbest: int = 1,
+        token_min_logp: float | None = -8.0,
+        token_top_k: int | None = None,
+        beam_prune_logp: float | None = -12.0,
+        lm: LanguageModel | None = None,
+        alpha: float = 0.5,
+        beta: float = 1.0,
+        unk_offset: float = -10.0,
+        detokenize: Callable[[list[int]], str] | None = None,
+        workers: int = 1,
+        group_size: int = 16,
+    ) -> None:
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+        if nbest < 1:
+            raise ValueError(f"nbest must be >= 1, got {nbest}")
+        if not 0 <= blank < len(tokens):
+            raise ValueError(f"blank id {blank} is outside the {len(tokens)} tokens")
+        if token_top_k is not None and token_top_k < 1:
+            raise ValueError(f"token_top_k must be >= 1 or None, got {token_top_k}")
+        self.tokens = list(tokens)
+        self.blank = blank
+        self.beam_size = int(beam_size)
+        self.nbest = min(int(nbest), self.beam_size)
+        self.token_min_logp = NEG if token_min_logp is None else float(token_min_logp)
+        self.token_top_k = token_top_k
+        self.beam_prune_logp = NEG if beam_prune_logp is None else float(beam_prune_logp)
+        self.lm = lm
+        self.alpha = float(alpha)
+        self.beta = float(beta)
+        self.unk_offset = float(unk_offset)
+        self.workers = max(1, int(workers))
+        self.group_size = max(1, int(group_size))
+        self._detokenize = detokenize
+        # How each token edits the text: (delimiter?, starts a word?, characters)
+        self._subword = any(t.startswith("\u2581") for t in self.tokens)
+        self._kind: list[tuple[bool, bool, str]] = []
+        for i, text in enumerate(self.tokens):
+            if i == blank:
+                self._kind.append((False, False, ""))
+            elif self._subword:
+                self._kind.append((False, text.startswith("\u2581"), text.lstrip("\u2581")))
+            else:
+                delimiter = text == " "
+                self._kind.append((delimiter, False, "" if delimiter else text))
+
+    @classmethod
+    def from_vocab(cls, vocab, **kwargs) -> CTCBeamSearchDecoder:
+        """A decoder for a seqlab vocabulary (character or sentencepiece); see ``__init__``."""
+        if vocab.kind == "sentencepiece":
+            sp = vocab.processor
+            tokens = ["<blank>"] + [sp.id_to_piece(i) for i in range(sp.get_piece_size())]
+        else:
+            tokens = list(vocab.symbols)
+        kwargs.setdefault("detokenize", vocab.decode)
+        return cls(tokens, blank=vocab.blank_id, **kwargs)
+
+    # ---- public ---------------------------------------------------------------------------------
+    def decode(self, log_probs, lengths=None) -> list[str]:
+        """The best transcript of each utterance (see :meth:`decode_batch`)."""
+        return [nbest[0].text for nbest in self.decode_batch(log_probs, lengths)]
+
+    def decode_batch(self, log_probs, lengths=None) -> list[list[Hypothesis]]:
+        """N-best lists for a batch.
+
+        Args:
+            log_probs: (B, T, V) log-softmax outputs (tensor or array), or a list of (T_i, V) arrays.
+            lengths: (B,) valid frames per item (ignored for a list input).
+
+        Returns:
+            One list per utterance of up to ``nbest`` hypotheses, best first.
+        """
+        items = _as_arrays(log_probs, lengths, len(self.tokens))
+        if self.beam_size == 1 and self.lm is None:
+            return [[self._best_path(x)] for x in items]
+        neural = self.lm is not None and not _forkable_lm(self.lm)
+        if self.workers > 1 and not neural and len(items) > self.group_size:
+            return self._decode_in_workers(items)
+        out: list[list[Hypothesis]] = []
+        for start in range(0, len(items), self.group_size):
+            out.extend(self._search(items[start : start + self.group_size]))
+        return out
+
+    # ---- search ---------------------------------------------------------------------------------
+    def _candidates(self, lp: np.ndarray) -> tuple[list[float], list[list[tuple[int, float]]]]:
+        """Per frame: the blank's ln p and the (token, ln p) pairs that survive pruning."""
+        n_frames, n_tokens = lp.shape
+        blank_lp = lp[:, self.blank].tolist()
+        keep = lp >= self.token_min_logp  # (T, V)
+        if self.token_top_k is not None and self.token_top_k < n_tokens:
+            kth = np.partition(lp, n_tokens - self.token_top_k, axis=1)[
+                :, n_tokens - self.token_top_k
+            ]
+            keep &= lp >= kth[:, None]
+        keep[np.arange(n_frames), lp.argmax(axis=1)] = True  # the best token always may
+        keep[:, self.blank] = False
+        rows, cols = np.nonzero(keep)
+        values = lp[rows, cols].tolist()
+        cols = cols.tolist()
+        bounds = np.searchsorted(rows, np.arange(n_frames + 1)).tolist()
+        cands = [
+            list(
+                zip(cols[bounds[t] : bounds[t + 1]], values[bounds[t] : bounds[t + 1]], strict=True)
+            )
+            for t in range(n_frames)
+        ]
+        return blank_lp, cands
+
+    def _child(self, trie: _Trie, node: int, token: int, pending: list) -> int:
+        """Make the prefix ``node + token``; LM scores of completed words are queued in ``pending``."""
+        child = len(trie.parent)
+        trie.child_of[node * trie.n_tokens + token] = child
+        trie.parent.append(node)
+        trie.token.append(token)
+        if self.lm is None:
+            trie.state.append(None)
+            trie.lm.append(0.0)
+            trie.n_words.append(0)
+            trie.partial.append("")
+            trie.bonus.append(0.0)
+            return child
+        delimiter, starts_word, chars = self._kind[token]
+        partial = trie.partial[node]
+        if (delimiter or starts_word) and partial:  # a word is complete: score it (see _flush)
+            trie.state.append(None)
+            trie.lm.append(None)
+            trie.n_words.append(trie.n_words[node] + 1)
+            trie.partial.append(chars)
+            trie.bonus.append(0.0)
+            pending.append((child, trie.state[node], partial))
+            return child
+        if not (delimiter or starts_word):
+            chars = partial + chars
+        trie.state.append(trie.state[node])
+        trie.lm.append(trie.lm[node])
+        trie.n_words.append(trie.n_words[node])
+        trie.partial.append(chars)
+        trie.bonus.append(self._bonus(trie.lm[node], trie.n_words[node], chars))
+        return child
+
+    def _bonus(self, lm: float, n_words: int, partial: str) -> float:
+        if partial and not self.lm.partial_is_known(partial):
+            lm = lm + self.unk_offset
+        return self.alpha * lm + self.beta * n_words
+
+    def _flush(self, trie: _Trie, pending: list) -> None:
+        """Score the words completed this frame, all hypotheses and utterances in one batch."""
+        if not pending:
+            return
+        lm = self.lm
+        scored = lm.score_words([(state, word) for _, state, word in pending])
+        for (child, _, word), (logp, state) in zip(pending, scored, strict=True):
+            if not lm.word_is_known(word):
+                logp += self.unk_offset
+            total = trie.lm[trie.parent[child]] + logp
+            trie.state[child] = state
+            trie.lm[child] = total
+            trie.bonus[child] = self._bonus(total, trie.n_words[child], trie.partial[child])
+        pending.clear()
+
+    def _search(self, items: list[np.ndarray]) -> list[list[Hypothesis]]:
+        """Prefix beam search of several utterances in lock-step."""
+        beam_size, prune = self.beam_size, self.beam_prune_logp
+        n_tokens = len(self.tokens)
+        log1p, exp, nlargest = math.log1p, math.exp, heapq.nlargest
+        preps = [self._candidates(x) for x in items]
+        trie = _Trie(n_tokens, self.lm.start() if self.lm is not None else None)
+        child_of, token_of, bonus = trie.child_of, trie.token, trie.bonus
+        make_child = self._child
+        # per utterance: {prefix id: [ln p ending in blank, ln p ending in the prefix's last token]}
+        beams = [{0: [0.0, NEG]} for _ in items]
+        carried = [0.0 for _ in items]  # ln p of a run of blank-only frames not yet applied
+        in_run = [False for _ in items]
+        longest = max((len(x) for x in items), default=0)
+        pending: list = []
+        for t in range(longest):
+            fresh: list[tuple[int, dict]] = []
+            for u, (blank_lp, cands) in enumerate(preps):
+                if t >= len(blank_lp):
+                    continue
+                lb = blank_lp[t]
+                frame = cands[t]
+                beam = beams[u]
+                if not frame:  # only the blank survives: every prefix just ends in a blank
+                    if not in_run[u]:  # first frame of a run: fold the token-ending mass in
+                        for e in beam.values():
+                            e[0] = _lse(e[0], e[1])
+                            e[1] = NEG
+                        in_run[u] = True
+                    carried[u] += lb  # the rest of the run scales every prefix alike
+                    continue
+                if in_run[u]:
+                    for e in beam.values():
+                        e[0] += carried[u]
+                    carried[u] = 0.0
+                    in_run[u] = False
+                nxt: dict = {}
+                for node, (pb, pnb) in beam.items():
+                    if pnb == NEG:
+                        total = pb
+                    elif pb == NEG:
+                        total = pnb
+                    elif pb > pnb:
+                        total = pb + log1p(exp(pnb - pb))
+                    else:
+                        total = pnb + log1p(exp(pb - pnb))
+                    entry = nxt.get(node)
+                    if entry is None:
+                        nxt[node] = [total + lb, NEG]
+                    else:
+                        entry[0] = _lse(entry[0], total + lb)
+                    last = token_of[node]
+                    base = node * n_tokens
+                    for tok, lp in frame:
+                        if tok == last:  # repeat: collapses unless a blank came between
+                            entry = nxt[node]
+                            entry[1] = _lse(entry[1], pnb + lp)
+                            add = pb + lp
+                            if add == NEG:
+                                continue
+                        else:
+                            add = total + lp
+                        child = child_of.get(base + tok)
+                        if child is None:
+                            child = make_child(trie, node, tok, pending)
+                        entry = nxt.get(child)
+                        if entry is None:
+                            nxt[child] = [NEG, add]
+                        else:
+                            entry[1] = _lse(entry[1], add)
+                fresh.append((u, nxt))
+            self._flush(trie, pending)
+            for u, nxt in fresh:  # rank by acoustic + LM bonus; keep the best within the margin
+                scored = []
+                for node, (pb, pnb) in nxt.items():
+                    if pnb == NEG:
+                        total = pb
+                    elif pb == NEG:
+                        total = pnb
+                    elif pb > pnb:
+                        total = pb + log1p(exp(pnb - pb))
+                    else:
+                        total = pnb + log1p(exp(pb - pnb))
+                    scored.append((total + bonus[node], node))
+                if prune != NEG and len(scored) > 1:
+                    floor = max(scored)[0] + prune
+                    scored = [x for x in scored if x[0] >= floor]
+                if len(scored) > beam_size:
+                    scored = nlargest(beam_size, scored)
+                beams[u] = {node: nxt[node] for _, node in scored}
+        for u in range(len(items)):
+            if in_run[u]:
+                for e in beams[u].values():
+                    e[0] += carried[u]
+        return [self._finish(trie, b) for b in beams]
+
+    def _finish(self, trie: _Trie, beams: dict) -> list[Hypothesis]:
+        """Score the last partial word and ``</s>``, rank, and build the n-best list."""
+        lm = self.lm
+        rows = []
+        if lm is None:
+            for node, (pb, pnb) in beams.items():
+                acoustic = _lse(pb, pnb)
+                rows.append((acoustic, acoustic, 0.0, 0, node))
+        else:
+            nodes = list(beams)
+            partial = [n for n in nodes if trie.partial[n]]
+            scored = lm.score_words([(trie.state[n], trie.partial[n]) for n in partial])
+            final = {n: (trie.state[n], 0.0, 0) for n in nodes}
+            for n, (logp, state) in zip(partial, scored, strict=True):
+                if not lm.word_is_known(trie.partial[n]):
+                    logp += self.unk_offset
+                final[n] = (state, logp, 1)
+            ends = lm.score_end([final[n][0] for n in nodes])
+            for n, end in zip(nodes, ends, strict=True):
+                _, last_word, extra = final[n]
+                pb, pnb = beams[n]
+                acoustic = _lse(pb, pnb)
+                lm_total = trie.lm[n] + last_word + end
+                words = trie.n_words[n] + extra
+                score = acoustic + self.alpha * lm_total + self.beta * words
+                rows.append((score, acoustic, lm_total, words, n))
+        rows.sort(key=lambda r: r[0], reverse=True)
+        out = []
+        for score, acoustic, lm_total, words, node in rows[: self.nbest]:
+            tokens = trie.tokens(node)
+            out.append(Hypothesis(self._text(tokens), tokens, score, acoustic, lm_total, words))
+        return out
+
+    def _text(self, tokens: list[int]) -> str:
+        if self._detokenize is not None:
+            return self._detokenize(tokens)
+        text = "".join(self.tokens[i] for i in tokens)
+        return text.replace("\u2581", " ").strip() if self._subword else text
+
+    def _best_path(self, lp: np.ndarray) -> Hypothesis:
+        """Beam size 1 without an LM: the best path, collapsed (exactly greedy decoding)."""
+        best = lp.argmax(axis=1)
+        tokens: list[int] = []
+        previous = -1
+        for tok in best.tolist():
+            if tok != previous and tok != self.blank:
+                tokens.append(tok)
+            previous = tok
+        score = float(lp[np.arange(len(best)), best].sum())
+        return Hypothesis(self._text(tokens), tokens, score, score, 0.0, 0)
+
+    def _decode_in_workers(self, items: list[np.ndarray]) -> list[list[Hypothesis]]:
+        import multiprocessing as mp
+
+        global _WORKER_DECODER
+        groups = [items[i : i + self.group_size] for i in range(0, len(items), self.group_size)]
+        _WORKER_DECODER = self  # inherited by the forked workers: the LM is not pickled
+        try:
+            ctx = mp.get_context("fork")
+            with ctx.Pool(min(self.workers, len(groups), os.cpu_count() or 1)) as pool:
+                results = pool.map(_worker_search, groups, chunksize=1)
+        finally:
+            _WORKER_DECODER = None
+        return [hyps for group in results for hyps in group]
+
+
+_WORKER_DECODER: CTCBeamSearchDecoder | None = None
+
+
+def _worker_search(group: list[np.ndarray]) -> list[list[Hypothesis]]:
+    return _WORKER_DECODER._search(group)
+
+
+def _forkable_lm(lm) -> bool:
+    """N-gram LMs are plain memory a forked worker can share; torch models are not forked."""
+    return not isinstance(lm, torch.nn.Module) and not getattr(lm, "uses_torch", False)
+
+
+def _as_arrays(log_probs, lengths, n_tokens: int) -> list[np.ndarray]:
+    """(B, T, V) tensor/array + lengths, or a list of (T_i, V) arrays -> list of float64 arrays."""
+    if isinstance(log_probs, (list, tuple)):
+        arrays = [_to_numpy(x) for x in log_probs]
+    else:
+        full = _to_numpy(log_probs)
+        if full.ndim != 3:
+            raise ValueError(f"log_probs must be (B, T, V), got shape {full.shape}")
+        if lengths is None:
+            lengths = [full.shape[1]] * full.shape[0]
+        lengths = _to_numpy(lengths).astype(np.int64).tolist()
+        if len(lengths) != full.shape[0]:
+            raise ValueError(f"{len(lengths)} lengths for a batch of {full.shape[0]}")
+        if any(n < 0 or n > full.shape[1] for n in lengths):
+            raise ValueError(
+                f"lengths must lie in [0, {full.shape[1]}] (the frames of log_probs), got {lengths}"
+            )
+        arrays = [full[i, :n] for i, n in enumerate(lengths)]
+    for i, x in enumerate(arrays):
+        if x.ndim != 2 or x.shape[1] != n_tokens:
+            raise ValueError(
+                f"item {i}: log_probs must be (T, {n_tokens}) for this vocabulary, got {x.shape}"
+            )
+    return arrays
+
+
+def _to_numpy(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().float().cpu().numpy().astype(np.float64)
+    return np.asarray(x, dtype=np.float64)
