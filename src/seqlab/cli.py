@@ -226,8 +226,16 @@ def cmd_lm(args: argparse.Namespace) -> int:
         text = Path(args.text)
         if not text.is_file():
             return _print_config_error(FileNotFoundError(f"{text}: no such text file"))
-        summary = build_arpa(text, args.out, order=args.order)
-        print(json.dumps(summary, indent=2, default=str))
+        try:
+            summary = build_arpa(text, args.out, order=args.order)
+        except ValueError as err:
+            return _print_config_error(err)
+        fallback = summary.get("fallback_orders")
+        print(
+            f"wrote {summary['path']}: order {summary['order']}, n-grams {summary['ngrams']}, "
+            f"{summary['sentences']} sentences, {summary['seconds']:.1f} s"
+            + (f"; fallback discounts (0.5, 1, 1.5) for orders {fallback}" if fallback else "")
+        )
         return 0
     raise AssertionError(args.lm_command)
 
@@ -242,8 +250,16 @@ def cmd_data(args: argparse.Namespace) -> int:
     raise AssertionError(args.data_command)
 
 
+# The demo's decoding: beam 10 with a 3-gram LM of the built-in LM corpus; alpha and beta were
+# picked with `seqlab tune-decoder` on the demo model's validation split (see README).
+DEMO_LM_ORDER = 3
+DEMO_BEAM = 10
+DEMO_ALPHA = 0.5
+DEMO_BETA = 1.0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Build the built-in corpus (unless there), train asr_conformer on it, evaluate on its test split."""
+    """Built-in corpus (unless there) -> train asr_conformer -> n-gram LM -> test WER/CER per decoder."""
     from seqlab.evaluation import evaluate
 
     data = Path(args.data)
@@ -269,19 +285,37 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return _print_config_error(err)
     t_train = time.perf_counter() - t1
     run_dir = Path(summary["run_dir"])
+    lm_path = data / f"lm_{DEMO_LM_ORDER}gram.arpa"
+    t2 = time.perf_counter()
+    if not lm_path.is_file():
+        from seqlab.lm.kneser_ney import build_arpa
+
+        print(f"[demo] building a {DEMO_LM_ORDER}-gram LM from {data / 'lm_corpus.txt'} ...")
+        build_arpa(data / "lm_corpus.txt", lm_path, order=DEMO_LM_ORDER)
+    t_lm = time.perf_counter() - t2
     print("[demo] evaluating the best checkpoint on the held-out test split ...")
-    result = evaluate(run_dir / "checkpoints" / "best", split="test")
-    m = result["metrics"]
+    decoding = [
+        "decoder=ctc_beam",
+        f"decoder.beam_size={DEMO_BEAM}",
+        f"decoder.lm={_quote(lm_path.resolve())}",
+        f"decoder.alpha={DEMO_ALPHA}",
+        f"decoder.beta={DEMO_BETA}",
+    ]
+    result = evaluate(run_dir / "checkpoints" / "best", decoding, split="test")
     print()
+    print(_decoder_table(result["decoders"]))
+    print(f"  ({result['n_items']} test utterances; sentences and voices never heard in training)")
     print(
-        f"  test WER {100 * m['wer']:.1f}%   CER {100 * m['cer']:.1f}%   ({result['n_items']} utterances)"
+        f"  corpus {t_data / 60:.1f} min, training {t_train / 60:.1f} min, LM {t_lm / 60:.1f} min"
     )
-    print(f"  corpus {t_data / 60:.1f} min, training {t_train / 60:.1f} min")
     print(f"  run:        {run_dir}")
     print(f"  best:       {run_dir / 'checkpoints' / 'best'}")
     print(f"  metrics:    {run_dir / 'metrics.jsonl'}   (tensorboard --logdir {run_dir / 'tb'})")
     print(f"  eval:       {result['path']}")
-    print(f"  transcribe: seqlab transcribe {run_dir / 'checkpoints' / 'best'} AUDIO.flac")
+    print(
+        f"  transcribe: seqlab transcribe {run_dir / 'checkpoints' / 'best'} AUDIO.flac "
+        f"--decoder beam --lm {lm_path} --alpha {DEMO_ALPHA} --beta {DEMO_BETA}"
+    )
     return 0
 
 
