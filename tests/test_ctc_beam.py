@@ -112,6 +112,7 @@ def test_prefix_search_equals_brute_force_without_lm(seed):
     nbest = _exhaustive(nbest=5).decode_batch([lp])[0]
     assert len(nbest) == 5
     for hyp, (labels, score) in zip(nbest, ranked[:5], strict=True):
+        assert tuple(hyp.tokens) == labels
         assert hyp.score == pytest.approx(score, abs=1e-9)
         assert hyp.acoustic == pytest.approx(score, abs=1e-9)
     assert tuple(nbest[0].tokens) == ranked[0][0]

@@ -7,6 +7,7 @@
     seqlab transcribe CHECKPOINT AUDIO... [--decoder beam --beam-size 5 --lm PATH] [--json]
     seqlab tune-decoder CHECKPOINT --lm PATH      grid-search alpha/beta on the dev split
     seqlab lm build-ngram TEXT --order 3 --out lm.arpa
+    seqlab average CKPT CKPT... --out DIR         average checkpoints into one that decodes like any other
     seqlab data synth-speech OUT [--hours H] [--seed S]
     seqlab demo                                   corpus, train asr_conformer, n-gram LM, test WER/CER
 
@@ -219,6 +220,20 @@ def cmd_tune_decoder(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_average(args: argparse.Namespace) -> int:
+    from seqlab.averaging_cli import average_checkpoints
+
+    try:
+        result = average_checkpoints(args.checkpoints, args.out)
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
+        return _print_config_error(err)
+    print(
+        f"averaged {len(result['sources'])} checkpoints ({result['parameters']:,} values of "
+        f"{', '.join(result['models'])}) into {result['path']}"
+    )
+    return 0
+
+
 def cmd_lm(args: argparse.Namespace) -> int:
     if args.lm_command == "build-ngram":
         from seqlab.lm.kneser_ney import build_arpa
@@ -366,6 +381,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     _add_decoder_flags(p)
     p.set_defaults(func=cmd_tune_decoder)
+
+    p = sub.add_parser("average", help="average the weights of several checkpoints into one")
+    p.add_argument("checkpoints", nargs="+", help="checkpoint dirs, e.g. run/checkpoints/step-*")
+    p.add_argument("--out", required=True, help="the new checkpoint directory")
+    p.set_defaults(func=cmd_average)
 
     p = sub.add_parser("lm", help="language models for decoding")
     lm_sub = p.add_subparsers(dest="lm_command", required=True)

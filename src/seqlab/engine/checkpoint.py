@@ -217,13 +217,19 @@ def load_checkpoint(path: str | Path) -> dict:
     return {"path": directory, "models": models, "state": state, "meta": meta}
 
 
-def load_model_weights(path: str | Path, models: dict[str, nn.Module], strict: bool = True) -> Path:
+AVERAGED_SUFFIXES = ("swa", "ema")  # <name>_swa.safetensors, <name>_ema.safetensors
+
+
+def load_model_weights(
+    path: str | Path, models: dict[str, nn.Module], strict: bool = True, averaged: bool = True
+) -> Path:
     """Load the weights of a checkpoint into ``models`` (by name), for inference or fine-tuning.
 
     Args:
         path: anything :func:`resolve_checkpoint` accepts.
         models: name -> module; each name needs ``<name>.safetensors`` in the checkpoint.
         strict: passed to ``load_state_dict``.
+        averaged: take the SWA/EMA weights (``<name>_swa``/``<name>_ema``) where the run made them.
 
     Returns:
         the resolved checkpoint directory.
@@ -231,6 +237,10 @@ def load_model_weights(path: str | Path, models: dict[str, nn.Module], strict: b
     directory = resolve_checkpoint(path)
     for name, module in models.items():
         file = directory / f"{name}.safetensors"
+        if averaged:
+            for suffix in AVERAGED_SUFFIXES:
+                if (directory / f"{name}_{suffix}.safetensors").exists():
+                    file = directory / f"{name}_{suffix}.safetensors"
         if not file.exists():
             found = sorted(f.stem for f in directory.glob("*.safetensors"))
             raise FileNotFoundError(

@@ -24,6 +24,10 @@ window boundary and a resumed run replays exactly what the uninterrupted one wou
     max_nonfinite_in_a_row [10]: skipped (non-finite) steps in a row before giving up.
     log_every_n_steps [50]; num_workers [0]; progress [auto]: auto | bar | plain | none.
     runs_root [runs], run_name [null: a timestamp]: the run dir is runs_root/experiment_name/run_name.
+    averaging [type: none]: SWA over the last part of the run or an EMA of the weights
+        (``engine/averaging.py``); the averaged weights are saved and used for inference.
+Tasks may define ``on_epoch_start(epoch)`` (e.g. a teacher-forcing schedule); it is called before
+every epoch, resumed ones included, so it must depend only on ``epoch``.
 Optimizer and scheduler keys: ``engine/optim.py``; writer keys: ``engine/writers.py``.
 """
 
@@ -45,6 +49,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
 from seqlab.engine import checkpoint as ckpt
+from seqlab.engine.averaging import WeightAveraging
 from seqlab.engine.optim import build_optimizers, build_schedulers
 from seqlab.engine.progress import Progress
 from seqlab.engine.rng import capture_rng_state, seed_everything
@@ -192,6 +197,7 @@ class Trainer:
             self.accelerator, task, prepared_models, self.optimizers, self.schedulers
         )
 
+        self.averaging = WeightAveraging(t.get("averaging"), self.models, self.total_steps)
         self.state, self._last_saved, self.val_metrics = TrainState(), None, {}
         self.monitor = _parse_monitor(t.get("monitor"))
         self.writers = Writers([])
@@ -204,6 +210,7 @@ class Trainer:
             )
         if resume:
             self._load_state(resume)
+            self.averaging.load(resume["models"], resume["state"])
             self.writers.log_event("resume", step=self.state.step, **{"from": str(resume["path"])})
 
     # ------------------------------------------------------------------ the loop
@@ -227,6 +234,7 @@ class Trainer:
             for sched in self.schedulers.values():
                 if sched.interval == "epoch":
                     sched.scheduler.step()
+            self.averaging.after_epoch(state.step)
             state.epoch, state.batch_in_epoch = state.epoch + 1, 0
             if t.get("val_every_n_epochs") and state.epoch % int(t.val_every_n_epochs) == 0:
                 stop = self._validate()
@@ -256,6 +264,8 @@ class Trainer:
         sampler = self.train_spec.batch_sampler
         sampler.set_epoch(self.state.epoch)
         sampler.set_start_batch(self.state.batch_in_epoch)  # 0 unless resuming mid-epoch
+        if hasattr(self.task, "on_epoch_start"):
+            self.task.on_epoch_start(self.state.epoch)
         # Worker seeds come from the loader's generator: seed it from (seed, epoch, rank) only.
         loader = self._loader(
             self.train_spec, int(self.cfg.seed) * 100_003 + self.state.epoch * 101 + self.rank
@@ -282,6 +292,8 @@ class Trainer:
         """One optimizer step on ``window``; then log, validate and save when due."""
         result = self.optimizer_step(window, self.accum)
         self.state.step += 1
+        if result.ok:
+            self.averaging.after_step(self.state.step)
         self.state.skipped_steps += result.fp16_skipped
         self._count_nonfinite(result.ok, window)
         t, step = self.tcfg, self.state.step
@@ -348,7 +360,7 @@ class Trainer:
         for model in self.models.values():
             model.eval()
         outputs = []
-        with torch.no_grad():
+        with torch.no_grad(), self.averaging.swapped_in() as averaged:
             for batch in self._loader(self.val_spec, int(self.cfg.seed)):
                 with self.accelerator.autocast():
                     out = self.task.validation_step(to_device(batch, self.accelerator.device))
@@ -357,6 +369,8 @@ class Trainer:
             model.train()
         outputs = gather_object(outputs)  # every rank gets every rank's outputs
         metrics = {f"val_{k}": float(v) for k, v in self.task.validation_end(outputs).items()}
+        if self.averaging.enabled:  # 1 when these metrics come from the averaged weights
+            metrics["val_averaged"] = float(averaged)
         state = self.state
         self.val_metrics, state.last_val_step = metrics, state.step
         self.writers.log_scalars(state.step, {"epoch": state.epoch, **metrics}, "val")
@@ -409,9 +423,13 @@ class Trainer:
                 rng_states,
                 self.loader_generator,
             )
+            state["averaging"] = self.averaging.meta()
             fresh = self.state.last_val_step == self.state.step
             meta = {"epoch": self.state.epoch, "metrics": self.val_metrics if fresh else {}}
+            if self.averaging.enabled:
+                meta["averaging"] = self.averaging.meta()
             weights = {n: m.state_dict() for n, m in self.models.items()}
+            weights.update(self.averaging.weight_files())
             config = OmegaConf.to_yaml(self.cfg, resolve=True)
             artifacts = getattr(self.task, "save_artifacts", None)
             path = ckpt.save_checkpoint(
