@@ -91,6 +91,12 @@ def _decode_side_by_side(task, outputs: list[dict], ladder: list) -> tuple[list[
     return final, rows
 
 
+def _as_list(value) -> list:
+    from omegaconf import ListConfig
+
+    return list(value) if isinstance(value, (list, tuple, ListConfig)) else [value]
+
+
 def run_dir_of(checkpoint: Path) -> Path:
     """The run directory owning a checkpoint (``run/checkpoints/<tag>``), else the checkpoint dir itself."""
     checkpoint = Path(checkpoint)
@@ -123,6 +129,8 @@ def evaluate(
     """
     start = time.perf_counter()
     task, ckpt = load_task(checkpoint, overrides)
+    if hasattr(task, "for_evaluation"):  # e.g. translation: beam search instead of greedy
+        task.for_evaluation()
     ladder = _decoder_ladder(task)
     outputs = _forward_split(task, ckpt, split, device, num_workers, keep_log_probs=bool(ladder))
     forward_seconds = time.perf_counter() - start
@@ -136,13 +144,14 @@ def evaluate(
         "checkpoint": str(ckpt),
         "split": split,
         "data_root": str(task.cfg.data.root),
-        "subsets": list(task.cfg.data[split]),
+        "subsets": _as_list(task.cfg.data[split]),
         "overrides": list(overrides),
         "metrics": metrics,
         "n_items": sum(len(o.get("ids", [])) for o in outputs),
         "seconds": round(time.perf_counter() - start, 2),
         "forward_seconds": round(forward_seconds, 2),
         "decoders": decoders,
+        **(task.eval_info() if hasattr(task, "eval_info") else {}),
         "utterances": task.eval_rows(outputs) if hasattr(task, "eval_rows") else [],
     }
     out_path = Path(out) if out is not None else run_dir_of(ckpt) / "eval.json"

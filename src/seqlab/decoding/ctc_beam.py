@@ -34,7 +34,8 @@ Usage::
 
 from __future__ import annotations
 
-import heapq
+import contextlib
+import gc
 import math
 import os
 from collections.abc import Callable, Sequence
@@ -97,6 +98,9 @@ class _Trie:
         self.n_words = [0]
         self.partial = [""]  # characters of the word being spelled
         self.bonus = [0.0]  # alpha * (lm + partial-word penalty) + beta * n_words
+        # the most a word-boundary token can raise ``bonus`` (the LM's ln p is <= 0): pruning bound
+        self.gain = [0.0]
+        self.unknown = [False]  # the partial word begins no word the LM knows (penalised)
 
     def tokens(self, node: int) -> list[int]:
         out = []
@@ -143,13 +147,15 @@ class CTCBeamSearchDecoder:
         lm: LanguageModel | None = None,
         alpha: float = 0.5,
         beta: float = 1.0,
-        unk_offset: float = -10.0,
+        unk_offset: float = -23.0,
         detokenize: Callable[[list[int]], str] | None = None,
         workers: int = 1,
         group_size: int = 16,
     ) -> None:
         if beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+        if alpha < 0:
+            raise ValueError(f"alpha (the LM weight) must be >= 0, got {alpha}")
         if nbest < 1:
             raise ValueError(f"nbest must be >= 1, got {nbest}")
         if not 0 <= blank < len(tokens):
@@ -215,12 +221,13 @@ class CTCBeamSearchDecoder:
         if self.workers > 1 and not neural and len(items) > self.group_size:
             return self._decode_in_workers(items)
         out: list[list[Hypothesis]] = []
-        for start in range(0, len(items), self.group_size):
-            out.extend(self._search(items[start : start + self.group_size]))
+        with _no_gc():
+            for start in range(0, len(items), self.group_size):
+                out.extend(self._search(items[start : start + self.group_size]))
         return out
 
     # ---- search ---------------------------------------------------------------------------------
-    def _candidates(self, lp: np.ndarray) -> tuple[list[float], list[list[tuple[int, float]]]]:
+    def _candidates(self, lp: np.ndarray) -> tuple:
         """Per frame: the blank's ln p and the (token, ln p) pairs that survive pruning."""
         n_frames, n_tokens = lp.shape
         blank_lp = lp[:, self.blank].tolist()
@@ -233,15 +240,11 @@ class CTCBeamSearchDecoder:
         keep[np.arange(n_frames), lp.argmax(axis=1)] = True  # the best token always may
         keep[:, self.blank] = False
         rows, cols = np.nonzero(keep)
-        values = lp[rows, cols].tolist()
-        cols = cols.tolist()
-        bounds = np.searchsorted(rows, np.arange(n_frames + 1)).tolist()
-        cands = [
-            list(
-                zip(cols[bounds[t] : bounds[t + 1]], values[bounds[t] : bounds[t + 1]], strict=True)
-            )
-            for t in range(n_frames)
-        ]
+        cands: list[list[tuple[int, float]]] = [[] for _ in range(n_frames)]
+        for t, tok, value in zip(
+            rows.tolist(), cols.tolist(), lp[rows, cols].tolist(), strict=True
+        ):
+            cands[t].append((tok, value))
         return blank_lp, cands
 
     def _child(self, trie: _Trie, node: int, token: int, pending: list) -> int:
@@ -256,6 +259,8 @@ class CTCBeamSearchDecoder:
             trie.n_words.append(0)
             trie.partial.append("")
             trie.bonus.append(0.0)
+            trie.gain.append(0.0)
+            trie.unknown.append(False)
             return child
         delimiter, starts_word, chars = self._kind[token]
         partial = trie.partial[node]
@@ -265,6 +270,8 @@ class CTCBeamSearchDecoder:
             trie.n_words.append(trie.n_words[node] + 1)
             trie.partial.append(chars)
             trie.bonus.append(0.0)
+            trie.gain.append(0.0)
+            trie.unknown.append(False)
             pending.append((child, trie.state[node], partial))
             return child
         if not (delimiter or starts_word):
@@ -272,12 +279,20 @@ class CTCBeamSearchDecoder:
         trie.state.append(trie.state[node])
         trie.lm.append(trie.lm[node])
         trie.n_words.append(trie.n_words[node])
+        unknown = bool(chars) and not self.lm.partial_is_known(chars)
         trie.partial.append(chars)
-        trie.bonus.append(self._bonus(trie.lm[node], trie.n_words[node], chars))
+        trie.unknown.append(unknown)
+        trie.bonus.append(self._bonus(trie.lm[node], trie.n_words[node], unknown))
+        trie.gain.append(self._gain(unknown))
         return child
 
-    def _bonus(self, lm: float, n_words: int, partial: str) -> float:
-        if partial and not self.lm.partial_is_known(partial):
+    def _gain(self, unknown: bool) -> float:
+        """Upper bound of the bonus change when a word boundary follows a prefix: the word's
+        ln p is <= 0, so at most beta, plus the partial-word penalty that goes away."""
+        return max(0.0, self.beta - (self.alpha * self.unk_offset if unknown else 0.0))
+
+    def _bonus(self, lm: float, n_words: int, unknown: bool) -> float:
+        if unknown:
             lm = lm + self.unk_offset
         return self.alpha * lm + self.beta * n_words
 
@@ -291,24 +306,38 @@ class CTCBeamSearchDecoder:
             if not lm.word_is_known(word):
                 logp += self.unk_offset
             total = trie.lm[trie.parent[child]] + logp
+            partial = trie.partial[child]
+            unknown = bool(partial) and not lm.partial_is_known(partial)
             trie.state[child] = state
             trie.lm[child] = total
-            trie.bonus[child] = self._bonus(total, trie.n_words[child], trie.partial[child])
+            trie.unknown[child] = unknown
+            trie.bonus[child] = self._bonus(total, trie.n_words[child], unknown)
+            trie.gain[child] = self._gain(unknown)
         pending.clear()
 
     def _search(self, items: list[np.ndarray]) -> list[list[Hypothesis]]:
         """Prefix beam search of several utterances in lock-step."""
         beam_size, prune = self.beam_size, self.beam_prune_logp
         n_tokens = len(self.tokens)
-        log1p, exp, nlargest = math.log1p, math.exp, heapq.nlargest
+        log1p, exp = math.log1p, math.exp
         preps = [self._candidates(x) for x in items]
         trie = _Trie(n_tokens, self.lm.start() if self.lm is not None else None)
-        child_of, token_of, bonus = trie.child_of, trie.token, trie.bonus
+        child_of, token_of, bonus, gain = trie.child_of, trie.token, trie.bonus, trie.gain
         make_child = self._child
-        # per utterance: {prefix id: [ln p ending in blank, ln p ending in the prefix's last token]}
-        beams = [{0: [0.0, NEG]} for _ in items]
+        boundary = [d or w for d, w, _ in self._kind]  # tokens that may complete a word
+        chars = [c for _, _, c in self._kind]
+        partial, unknown = trie.partial, trie.unknown
+        # the LM's set of word beginnings (None: it cannot tell, every partial word is fine)
+        known = getattr(self.lm, "prefixes", None) if self.lm is not None else None
+        if self.lm is not None and known is None and not hasattr(self.lm, "prefixes"):
+            known = _AskLM(self.lm)  # an LM with only partial_is_known()
+        alpha_unk = self.alpha * self.unk_offset
+        gain_known, gain_unknown = self._gain(False), self._gain(True)
+        token_parent, state_of, lm_of, words_of = trie.parent, trie.state, trie.lm, trie.n_words
+        # per utterance, best first: (score, prefix id, ln p ending in blank, ln p ending in the
+        # prefix's last token, ln p of both); score = ln p of both + the prefix's LM bonus
+        beams: list[list[tuple]] = [[(0.0, 0, 0.0, NEG, 0.0)] for _ in items]
         carried = [0.0 for _ in items]  # ln p of a run of blank-only frames not yet applied
-        in_run = [False for _ in items]
         longest = max((len(x) for x in items), default=0)
         pending: list = []
         for t in range(longest):
@@ -320,57 +349,78 @@ class CTCBeamSearchDecoder:
                 frame = cands[t]
                 beam = beams[u]
                 if not frame:  # only the blank survives: every prefix just ends in a blank
-                    if not in_run[u]:  # first frame of a run: fold the token-ending mass in
-                        for e in beam.values():
-                            e[0] = _lse(e[0], e[1])
-                            e[1] = NEG
-                        in_run[u] = True
-                    carried[u] += lb  # the rest of the run scales every prefix alike
+                    if carried[u] == 0.0:  # first frame of a run: fold the token-ending mass in
+                        beams[u] = [(sc, n, tot, NEG, tot) for sc, n, _, _, tot in beam]
+                    carried[u] += lb  # the rest of the run shifts every prefix alike
                     continue
-                if in_run[u]:
-                    for e in beam.values():
-                        e[0] += carried[u]
+                if carried[u] != 0.0:
+                    c = carried[u]
+                    beam = [(sc + c, n, pb + c, NEG, tot + c) for sc, n, pb, _, tot in beam]
                     carried[u] = 0.0
-                    in_run[u] = False
-                nxt: dict = {}
-                for node, (pb, pnb) in beam.items():
-                    if pnb == NEG:
-                        total = pb
-                    elif pb == NEG:
-                        total = pnb
-                    elif pb > pnb:
-                        total = pb + log1p(exp(pnb - pb))
-                    else:
-                        total = pnb + log1p(exp(pb - pnb))
-                    entry = nxt.get(node)
-                    if entry is None:
-                        nxt[node] = [total + lb, NEG]
-                    else:
-                        entry[0] = _lse(entry[0], total + lb)
+                # Every prefix stays (by a blank) and merging only adds probability, so a new
+                # hypothesis below the beam_size-th stay score, or below the best stay by more
+                # than the pruning margin, would be dropped after this frame: skip it now.
+                floor = beam[0][0] + prune
+                if len(beam) >= beam_size and beam[-1][0] > floor:
+                    floor = beam[-1][0]
+                floor += lb
+                # every prefix stays by a blank; the prefixes of the beam are distinct
+                nxt = {n: [total + lb, NEG, bonus[n]] for _, n, _, _, total in beam}
+                for _, node, pb, pnb, total in beam:
                     last = token_of[node]
                     base = node * n_tokens
                     for tok, lp in frame:
                         if tok == last:  # repeat: collapses unless a blank came between
-                            entry = nxt[node]
-                            entry[1] = _lse(entry[1], pnb + lp)
-                            add = pb + lp
-                            if add == NEG:
+                            if pnb != NEG:
+                                entry = nxt[node]
+                                x, y = entry[1], pnb + lp
+                                if x == NEG:
+                                    entry[1] = y
+                                elif x > y:
+                                    entry[1] = x + log1p(exp(y - x))
+                                else:
+                                    entry[1] = y + log1p(exp(x - y))
+                            if pb == NEG:
                                 continue
+                            add = pb + lp
                         else:
                             add = total + lp
                         child = child_of.get(base + tok)
                         if child is None:
-                            child = make_child(trie, node, tok, pending)
+                            if boundary[tok]:  # completes a word: the LM must score it
+                                if add + bonus[node] + gain[node] < floor:
+                                    continue  # not even the best possible LM score would help
+                                child = make_child(trie, node, tok, pending)
+                            else:  # a prefix made only if it survives the frame (most do not)
+                                b = bonus[node]
+                                if known is not None and not unknown[node]:
+                                    if partial[node] + chars[tok] not in known:
+                                        b += alpha_unk
+                                if add + b < floor:
+                                    continue
+                                nxt[~(base + tok)] = [NEG, add, b]  # negative: not made yet
+                                continue
+                            nxt[child] = [NEG, add, None]  # its bonus comes from the LM (_flush)
+                            continue
                         entry = nxt.get(child)
                         if entry is None:
-                            nxt[child] = [NEG, add]
-                        else:
-                            entry[1] = _lse(entry[1], add)
+                            b = bonus[child]
+                            if add + b < floor:
+                                continue  # its score is exactly add + bonus: it would be pruned
+                            nxt[child] = [NEG, add, b]
+                        else:  # the child is in the beam too: add this path's probability
+                            x = entry[1]
+                            if x == NEG:
+                                entry[1] = add
+                            elif x > add:
+                                entry[1] = x + log1p(exp(add - x))
+                            else:
+                                entry[1] = add + log1p(exp(x - add))
                 fresh.append((u, nxt))
             self._flush(trie, pending)
             for u, nxt in fresh:  # rank by acoustic + LM bonus; keep the best within the margin
                 scored = []
-                for node, (pb, pnb) in nxt.items():
+                for node, (pb, pnb, b) in nxt.items():
                     if pnb == NEG:
                         total = pb
                     elif pb == NEG:
@@ -379,18 +429,45 @@ class CTCBeamSearchDecoder:
                         total = pb + log1p(exp(pnb - pb))
                     else:
                         total = pnb + log1p(exp(pb - pnb))
-                    scored.append((total + bonus[node], node))
+                    if b is None:  # a word completed this frame, scored by _flush
+                        b = bonus[node]
+                    scored.append((total + b, node, pb, pnb, total))
+                scored.sort(reverse=True)  # (a dozen items: faster than heapq.nlargest)
+                del scored[beam_size:]
                 if prune != NEG and len(scored) > 1:
-                    floor = max(scored)[0] + prune
-                    scored = [x for x in scored if x[0] >= floor]
-                if len(scored) > beam_size:
-                    scored = nlargest(beam_size, scored)
-                beams[u] = {node: nxt[node] for _, node in scored}
-        for u in range(len(items)):
-            if in_run[u]:
-                for e in beams[u].values():
-                    e[0] += carried[u]
-        return [self._finish(trie, b) for b in beams]
+                    floor = scored[0][0] + prune
+                    if scored[-1][0] < floor:
+                        scored = [x for x in scored if x[0] >= floor]
+                for i, (sc, node, pb, pnb, total) in enumerate(scored):
+                    if node < 0:  # a survivor not made yet: make it now (inline _child)
+                        code = ~node
+                        child = child_of.get(code)
+                        if child is None:
+                            parent, tok = divmod(code, n_tokens)
+                            child = len(token_of)
+                            child_of[code] = child
+                            token_parent.append(parent)
+                            token_of.append(tok)
+                            state_of.append(state_of[parent])
+                            lm_of.append(lm_of[parent])
+                            words_of.append(words_of[parent])
+                            spelled = partial[parent] + chars[tok]
+                            partial.append(spelled)
+                            b = bonus[parent]
+                            is_unknown = unknown[parent]
+                            if not is_unknown and known is not None and spelled not in known:
+                                is_unknown = True
+                                b += alpha_unk
+                            unknown.append(is_unknown)
+                            bonus.append(b)
+                            gain.append(gain_unknown if is_unknown else gain_known)
+                        scored[i] = (sc, child, pb, pnb, total)
+                beams[u] = scored
+        finals = []
+        for u, beam in enumerate(beams):
+            c = carried[u]
+            finals.append({n: (pb + c, pnb) for _, n, pb, pnb, _ in beam})
+        return [self._finish(trie, b) for b in finals]
 
     def _finish(self, trie: _Trie, beams: dict) -> list[Hypothesis]:
         """Score the last partial word and ``</s>``, rank, and build the n-best list."""
@@ -458,11 +535,35 @@ class CTCBeamSearchDecoder:
         return [hyps for group in results for hyps in group]
 
 
+class _AskLM:
+    """``partial in known`` for an LM that only has ``partial_is_known``."""
+
+    def __init__(self, lm) -> None:
+        self.lm = lm
+
+    def __contains__(self, partial: str) -> bool:
+        return self.lm.partial_is_known(partial)
+
+
 _WORKER_DECODER: CTCBeamSearchDecoder | None = None
 
 
 def _worker_search(group: list[np.ndarray]) -> list[list[Hypothesis]]:
-    return _WORKER_DECODER._search(group)
+    with _no_gc():
+        return _WORKER_DECODER._search(group)
+
+
+@contextlib.contextmanager
+def _no_gc():
+    """The search makes many small objects and no reference cycles: the cyclic garbage collector
+    would only walk them again and again (about a third of the time). Restored afterwards."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _forkable_lm(lm) -> bool:

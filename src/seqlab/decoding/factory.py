@@ -112,7 +112,7 @@ def build_decoder(cfg: DictConfig | dict, vocab):
         lm=lm,
         alpha=float(cfg.get("alpha", 0.5)),
         beta=float(cfg.get("beta", 1.0)),
-        unk_offset=float(cfg.get("unk_offset", -10.0)),
+        unk_offset=float(cfg.get("unk_offset", -23.0)),
         workers=int(cfg.get("workers", 1)),
         group_size=int(cfg.get("group_size", 16)),
     )

@@ -151,15 +151,22 @@ class NGramLM:
         """Whether ``word`` is in the model's vocabulary (``<s>``, ``</s>``, ``<unk>`` are not words)."""
         return word not in SPECIAL_TOKENS and word in self._model
 
-    def partial_is_known(self, partial: str) -> bool:
-        """Whether ``partial`` begins a known word (True when the word list is unknown)."""
+    @property
+    def prefixes(self) -> frozenset[str] | None:
+        """Every beginning of every known word ("" included), or None when the word list is unknown.
+        The beam search reads this set directly (faster than calling :meth:`partial_is_known`)."""
         if self.vocabulary is None:
-            return True
+            return None
         if self._prefixes is None:
             self._prefixes = frozenset(
                 word[:i] for word in self.vocabulary for i in range(len(word) + 1)
             )
-        return partial in self._prefixes
+        return self._prefixes
+
+    def partial_is_known(self, partial: str) -> bool:
+        """Whether ``partial`` begins a known word (True when the word list is unknown)."""
+        prefixes = self.prefixes
+        return True if prefixes is None else partial in prefixes
 
     def sentence_scores(self, sentences: Sequence[str]) -> list[float]:
         """Total ``ln P`` of each whitespace-tokenised sentence, ``<s>`` context and ``</s>`` included."""
