@@ -93,14 +93,15 @@ class _Trie:
         self.child_of: dict[int, int] = {}  # parent * n_tokens + token -> child id
         self.parent = [-1]
         self.token = [-1]
-        self.state = [lm_state]  # LM state after the completed words
-        self.lm = [0.0]  # ln P_lm of the completed words, unk offsets included
-        self.n_words = [0]
+        # the prefix that ends with the last completed word: it holds the LM's view of the words
+        # (state, ln P, count) for all its descendants spelling the next word
+        self.origin = [0]
+        self.state = {0: lm_state}  # origin -> LM state after the completed words
+        self.lm = {0: 0.0}  # origin -> ln P_lm of the completed words, unk offsets included
+        self.n_words = {0: 0}  # origin -> number of completed words
         self.partial = [""]  # characters of the word being spelled
-        self.bonus = [0.0]  # alpha * (lm + partial-word penalty) + beta * n_words
-        # the most a word-boundary token can raise ``bonus`` (the LM's ln p is <= 0): pruning bound
-        self.gain = [0.0]
         self.unknown = [False]  # the partial word begins no word the LM knows (penalised)
+        self.bonus = [0.0]  # alpha * (lm + partial-word penalty) + beta * n_words
 
     def tokens(self, node: int) -> list[int]:
         out = []
@@ -227,8 +228,12 @@ class CTCBeamSearchDecoder:
         return out
 
     # ---- search ---------------------------------------------------------------------------------
-    def _candidates(self, lp: np.ndarray) -> tuple:
-        """Per frame: the blank's ln p and the (token, ln p) pairs that survive pruning."""
+    def _candidates(self, items: list[np.ndarray]) -> list[tuple[list, list]]:
+        """Per utterance and frame: the blank's ln p and the (token, ln p) pairs that survive
+        pruning. All utterances go through numpy at once (per-call overhead dominates otherwise)."""
+        if not items:
+            return []
+        lp = np.concatenate(items) if len(items) > 1 else items[0]  # (sum T, V)
         n_frames, n_tokens = lp.shape
         blank_lp = lp[:, self.blank].tolist()
         keep = lp >= self.token_min_logp  # (T, V)
@@ -237,7 +242,8 @@ class CTCBeamSearchDecoder:
                 :, n_tokens - self.token_top_k
             ]
             keep &= lp >= kth[:, None]
-        keep[np.arange(n_frames), lp.argmax(axis=1)] = True  # the best token always may
+        if n_frames:
+            keep[np.arange(n_frames), lp.argmax(axis=1)] = True  # the best token always may
         keep[:, self.blank] = False
         rows, cols = np.nonzero(keep)
         cands: list[list[tuple[int, float]]] = [[] for _ in range(n_frames)]
@@ -245,7 +251,12 @@ class CTCBeamSearchDecoder:
             rows.tolist(), cols.tolist(), lp[rows, cols].tolist(), strict=True
         ):
             cands[t].append((tok, value))
-        return blank_lp, cands
+        out, start = [], 0
+        for x in items:
+            end = start + len(x)
+            out.append((blank_lp[start:end], cands[start:end]))
+            start = end
+        return out
 
     def _child(self, trie: _Trie, node: int, token: int, pending: list) -> int:
         """Make the prefix ``node + token``; LM scores of completed words are queued in ``pending``."""
@@ -254,36 +265,31 @@ class CTCBeamSearchDecoder:
         trie.parent.append(node)
         trie.token.append(token)
         if self.lm is None:
-            trie.state.append(None)
-            trie.lm.append(0.0)
-            trie.n_words.append(0)
+            trie.origin.append(0)
             trie.partial.append("")
-            trie.bonus.append(0.0)
-            trie.gain.append(0.0)
             trie.unknown.append(False)
+            trie.bonus.append(0.0)
             return child
         delimiter, starts_word, chars = self._kind[token]
         partial = trie.partial[node]
+        origin = trie.origin[node]
         if (delimiter or starts_word) and partial:  # a word is complete: score it (see _flush)
-            trie.state.append(None)
-            trie.lm.append(None)
-            trie.n_words.append(trie.n_words[node] + 1)
+            trie.origin.append(child)
+            trie.state[child] = None
+            trie.lm[child] = None
+            trie.n_words[child] = trie.n_words[origin] + 1
             trie.partial.append(chars)
-            trie.bonus.append(0.0)
-            trie.gain.append(0.0)
             trie.unknown.append(False)
-            pending.append((child, trie.state[node], partial))
+            trie.bonus.append(0.0)
+            pending.append((child, trie.state[origin], partial))
             return child
         if not (delimiter or starts_word):
             chars = partial + chars
-        trie.state.append(trie.state[node])
-        trie.lm.append(trie.lm[node])
-        trie.n_words.append(trie.n_words[node])
         unknown = bool(chars) and not self.lm.partial_is_known(chars)
+        trie.origin.append(origin)
         trie.partial.append(chars)
         trie.unknown.append(unknown)
-        trie.bonus.append(self._bonus(trie.lm[node], trie.n_words[node], unknown))
-        trie.gain.append(self._gain(unknown))
+        trie.bonus.append(self._bonus(trie.lm[origin], trie.n_words[origin], unknown))
         return child
 
     def _gain(self, unknown: bool) -> float:
@@ -305,14 +311,13 @@ class CTCBeamSearchDecoder:
         for (child, _, word), (logp, state) in zip(pending, scored, strict=True):
             if not lm.word_is_known(word):
                 logp += self.unk_offset
-            total = trie.lm[trie.parent[child]] + logp
+            total = trie.lm[trie.origin[trie.parent[child]]] + logp
             partial = trie.partial[child]
             unknown = bool(partial) and not lm.partial_is_known(partial)
             trie.state[child] = state
             trie.lm[child] = total
             trie.unknown[child] = unknown
             trie.bonus[child] = self._bonus(total, trie.n_words[child], unknown)
-            trie.gain[child] = self._gain(unknown)
         pending.clear()
 
     def _search(self, items: list[np.ndarray]) -> list[list[Hypothesis]]:
@@ -320,9 +325,9 @@ class CTCBeamSearchDecoder:
         beam_size, prune = self.beam_size, self.beam_prune_logp
         n_tokens = len(self.tokens)
         log1p, exp = math.log1p, math.exp
-        preps = [self._candidates(x) for x in items]
+        preps = self._candidates(items)
         trie = _Trie(n_tokens, self.lm.start() if self.lm is not None else None)
-        child_of, token_of, bonus, gain = trie.child_of, trie.token, trie.bonus, trie.gain
+        child_of, token_of, bonus = trie.child_of, trie.token, trie.bonus
         make_child = self._child
         boundary = [d or w for d, w, _ in self._kind]  # tokens that may complete a word
         chars = [c for _, _, c in self._kind]
@@ -333,15 +338,16 @@ class CTCBeamSearchDecoder:
             known = _AskLM(self.lm)  # an LM with only partial_is_known()
         alpha_unk = self.alpha * self.unk_offset
         gain_known, gain_unknown = self._gain(False), self._gain(True)
-        token_parent, state_of, lm_of, words_of = trie.parent, trie.state, trie.lm, trie.n_words
+        token_parent, origin_of = trie.parent, trie.origin
         # per utterance, best first: (score, prefix id, ln p ending in blank, ln p ending in the
         # prefix's last token, ln p of both); score = ln p of both + the prefix's LM bonus
         beams: list[list[tuple]] = [[(0.0, 0, 0.0, NEG, 0.0)] for _ in items]
         carried = [0.0 for _ in items]  # ln p of a run of blank-only frames not yet applied
         longest = max((len(x) for x in items), default=0)
         pending: list = []
+        late: list[tuple[int, int]] = []  # (utterance, row) of hypotheses waiting for the LM
         for t in range(longest):
-            fresh: list[tuple[int, dict]] = []
+            fresh: list[tuple[int, list]] = []
             for u, (blank_lp, cands) in enumerate(preps):
                 if t >= len(blank_lp):
                     continue
@@ -364,22 +370,40 @@ class CTCBeamSearchDecoder:
                 if len(beam) >= beam_size and beam[-1][0] > floor:
                     floor = beam[-1][0]
                 floor += lb
-                # every prefix stays by a blank; the prefixes of the beam are distinct
-                nxt = {n: [total + lb, NEG, bonus[n]] for _, n, _, _, total in beam}
+                # A prefix of the beam gains probability only by staying (a blank, or its own last
+                # token again) and from its parent when that is in the beam too; a new prefix
+                # only from its parent. So every hypothesis of the frame is scored right here.
+                flp = dict(frame)  # token -> ln p at this frame
+                kept = {row[1]: row for row in beam}
+                out = []
                 for _, node, pb, pnb, total in beam:
                     last = token_of[node]
+                    new_pnb = NEG
+                    y = flp.get(last)
+                    if y is not None:
+                        if pnb != NEG:
+                            new_pnb = pnb + y
+                        up = kept.get(token_parent[node])
+                        if up is not None:  # the parent is kept too: its extension lands here
+                            add = (up[2] if token_of[up[1]] == last else up[4]) + y
+                            if add != NEG:
+                                if new_pnb == NEG:
+                                    new_pnb = add
+                                elif new_pnb > add:
+                                    new_pnb += log1p(exp(add - new_pnb))
+                                else:
+                                    new_pnb = add + log1p(exp(new_pnb - add))
+                    new_pb = total + lb
+                    if new_pnb == NEG:
+                        new_total = new_pb
+                    elif new_pb > new_pnb:
+                        new_total = new_pb + log1p(exp(new_pnb - new_pb))
+                    else:
+                        new_total = new_pnb + log1p(exp(new_pb - new_pnb))
+                    out.append((new_total + bonus[node], node, new_pb, new_pnb, new_total))
                     base = node * n_tokens
                     for tok, lp in frame:
-                        if tok == last:  # repeat: collapses unless a blank came between
-                            if pnb != NEG:
-                                entry = nxt[node]
-                                x, y = entry[1], pnb + lp
-                                if x == NEG:
-                                    entry[1] = y
-                                elif x > y:
-                                    entry[1] = x + log1p(exp(y - x))
-                                else:
-                                    entry[1] = y + log1p(exp(x - y))
+                        if tok == last:  # a repeat only extends after a blank
                             if pb == NEG:
                                 continue
                             add = pb + lp
@@ -388,50 +412,37 @@ class CTCBeamSearchDecoder:
                         child = child_of.get(base + tok)
                         if child is None:
                             if boundary[tok]:  # completes a word: the LM must score it
-                                if add + bonus[node] + gain[node] < floor:
+                                most = gain_unknown if unknown[node] else gain_known
+                                if add + bonus[node] + most < floor:
                                     continue  # not even the best possible LM score would help
                                 child = make_child(trie, node, tok, pending)
-                            else:  # a prefix made only if it survives the frame (most do not)
-                                b = bonus[node]
-                                if known is not None and not unknown[node]:
-                                    if partial[node] + chars[tok] not in known:
-                                        b += alpha_unk
+                                late.append((u, len(out)))
+                                out.append((None, child, NEG, add, add))
+                                continue
+                            b = bonus[node]  # a prefix made only if it survives the frame
+                            if add + b < floor:
+                                continue  # even without a partial-word penalty
+                            if (
+                                known is not None
+                                and not unknown[node]
+                                and partial[node] + chars[tok] not in known
+                            ):
+                                b += alpha_unk  # it now begins no known word
                                 if add + b < floor:
                                     continue
-                                nxt[~(base + tok)] = [NEG, add, b]  # negative: not made yet
-                                continue
-                            nxt[child] = [NEG, add, None]  # its bonus comes from the LM (_flush)
-                            continue
-                        entry = nxt.get(child)
-                        if entry is None:
+                            out.append((add + b, ~(base + tok), NEG, add, add))  # not made yet
+                        elif child not in kept:  # (a kept child was scored with the beam)
                             b = bonus[child]
-                            if add + b < floor:
-                                continue  # its score is exactly add + bonus: it would be pruned
-                            nxt[child] = [NEG, add, b]
-                        else:  # the child is in the beam too: add this path's probability
-                            x = entry[1]
-                            if x == NEG:
-                                entry[1] = add
-                            elif x > add:
-                                entry[1] = x + log1p(exp(add - x))
-                            else:
-                                entry[1] = add + log1p(exp(x - add))
-                fresh.append((u, nxt))
-            self._flush(trie, pending)
-            for u, nxt in fresh:  # rank by acoustic + LM bonus; keep the best within the margin
-                scored = []
-                for node, (pb, pnb, b) in nxt.items():
-                    if pnb == NEG:
-                        total = pb
-                    elif pb == NEG:
-                        total = pnb
-                    elif pb > pnb:
-                        total = pb + log1p(exp(pnb - pb))
-                    else:
-                        total = pnb + log1p(exp(pb - pnb))
-                    if b is None:  # a word completed this frame, scored by _flush
-                        b = bonus[node]
-                    scored.append((total + b, node, pb, pnb, total))
+                            if add + b >= floor:
+                                out.append((add + b, child, NEG, add, add))
+                fresh.append((u, out))
+            if pending:
+                self._flush(trie, pending)
+            for u, i in late:  # words completed this frame: their LM score is in now
+                _, child, pb, pnb, total = fresh_out(fresh, u)[i]
+                fresh_out(fresh, u)[i] = (total + bonus[child], child, pb, pnb, total)
+            late.clear()
+            for u, scored in fresh:  # keep the best within the margin
                 scored.sort(reverse=True)  # (a dozen items: faster than heapq.nlargest)
                 del scored[beam_size:]
                 if prune != NEG and len(scored) > 1:
@@ -448,9 +459,7 @@ class CTCBeamSearchDecoder:
                             child_of[code] = child
                             token_parent.append(parent)
                             token_of.append(tok)
-                            state_of.append(state_of[parent])
-                            lm_of.append(lm_of[parent])
-                            words_of.append(words_of[parent])
+                            origin_of.append(origin_of[parent])
                             spelled = partial[parent] + chars[tok]
                             partial.append(spelled)
                             b = bonus[parent]
@@ -460,7 +469,6 @@ class CTCBeamSearchDecoder:
                                 b += alpha_unk
                             unknown.append(is_unknown)
                             bonus.append(b)
-                            gain.append(gain_unknown if is_unknown else gain_known)
                         scored[i] = (sc, child, pb, pnb, total)
                 beams[u] = scored
         finals = []
@@ -479,9 +487,10 @@ class CTCBeamSearchDecoder:
                 rows.append((acoustic, acoustic, 0.0, 0, node))
         else:
             nodes = list(beams)
+            origin = {n: trie.origin[n] for n in nodes}
             partial = [n for n in nodes if trie.partial[n]]
-            scored = lm.score_words([(trie.state[n], trie.partial[n]) for n in partial])
-            final = {n: (trie.state[n], 0.0, 0) for n in nodes}
+            scored = lm.score_words([(trie.state[origin[n]], trie.partial[n]) for n in partial])
+            final = {n: (trie.state[origin[n]], 0.0, 0) for n in nodes}
             for n, (logp, state) in zip(partial, scored, strict=True):
                 if not lm.word_is_known(trie.partial[n]):
                     logp += self.unk_offset
@@ -491,8 +500,8 @@ class CTCBeamSearchDecoder:
                 _, last_word, extra = final[n]
                 pb, pnb = beams[n]
                 acoustic = _lse(pb, pnb)
-                lm_total = trie.lm[n] + last_word + end
-                words = trie.n_words[n] + extra
+                lm_total = trie.lm[origin[n]] + last_word + end
+                words = trie.n_words[origin[n]] + extra
                 score = acoustic + self.alpha * lm_total + self.beta * words
                 rows.append((score, acoustic, lm_total, words, n))
         rows.sort(key=lambda r: r[0], reverse=True)
@@ -564,6 +573,14 @@ def _no_gc():
     finally:
         if enabled:
             gc.enable()
+
+
+def fresh_out(fresh: list[tuple[int, list]], u: int) -> list:
+    """The rows of utterance ``u`` in this frame's ``fresh`` list."""
+    for v, rows in fresh:
+        if v == u:
+            return rows
+    raise KeyError(u)
 
 
 def _forkable_lm(lm) -> bool:

@@ -88,6 +88,8 @@ class HFCausalLM:
             cached keys/values (on ``device``); least recently used entries go first.
     """
 
+    uses_torch = True  # the beam search batches its requests instead of forking workers
+
     def __init__(
         self,
         directory: str | Path,
