@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from pathlib import Path
 
@@ -64,7 +65,10 @@ def main() -> None:
     parser.add_argument(
         "--beam-prune-logp", type=float, default=-10.0, help="pyctcdecode's default"
     )
-    parser.add_argument("--repeats", type=int, default=2, help="timed runs per decoder (best kept)")
+    parser.add_argument("--repeats", type=int, default=7, help="interleaved timed runs per decoder")
+    parser.add_argument(
+        "--processes", type=int, default=2, help="also compare with N processes each"
+    )
     parser.add_argument("--json", default=None, help="also write the figures here")
     args = parser.parse_args()
 
@@ -117,41 +121,58 @@ def main() -> None:
     )
     labels = ["" if i == vocab.blank_id else s for i, s in enumerate(vocab.symbols)]
     peer = build_ctcdecoder(labels, kenlm_model_path=str(lm_path), alpha=args.alpha, beta=args.beta)
-    peer_hyps, peer_s = _timed(
-        lambda: [
-            peer.decode(
-                lp,
-                beam_width=args.beam_size,
-                token_min_logp=args.token_min_logp,
-                beam_prune_logp=args.beam_prune_logp,
-            )
-            for lp in log_probs
-        ],
-        args.repeats,
-    )
-    peer_row = record("pyctcdecode", peer_hyps, peer_s)
     ngram = load_lm(lm_path)
+    settings = dict(token_min_logp=args.token_min_logp, beam_prune_logp=args.beam_prune_logp)
     ours = CTCBeamSearchDecoder.from_vocab(
-        vocab,
-        beam_size=args.beam_size,
-        lm=ngram,
-        alpha=args.alpha,
-        beta=args.beta,
-        token_min_logp=args.token_min_logp,
-        beam_prune_logp=args.beam_prune_logp,
+        vocab, beam_size=args.beam_size, lm=ngram, alpha=args.alpha, beta=args.beta, **settings
     )
 
-    def cold_decode():  # pyctcdecode's caches live for one call; ours must start cold too
+    def run_peer():
+        return [peer.decode(lp, beam_width=args.beam_size, **settings) for lp in log_probs]
+
+    def run_ours():  # pyctcdecode's caches live for one call; ours must start cold too
         ngram.clear_cache()
         return ours.decode(log_probs)
 
-    ours_hyps, ours_s = _timed(cold_decode, args.repeats)
-    ours_row = record("seqlab", ours_hyps, ours_s)
-    speed = ours_row["utterances_per_second"] / peer_row["utterances_per_second"]
+    # Interleaved runs (peer, ours, peer, ours, ...): the machine is shared and its speed drifts,
+    # so each pair gives a ratio under the same conditions; the median ratio is reported.
+    peer_times, our_times = [], []
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        peer_hyps = run_peer()
+        peer_times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        ours_hyps = run_ours()
+        our_times.append(time.perf_counter() - t0)
+    ratios = sorted(p / o for p, o in zip(peer_times, our_times, strict=True))
+    speed = statistics.median(ratios)
+    peer_row = record("pyctcdecode", peer_hyps, statistics.median(peer_times))
+    ours_row = record("seqlab", ours_hyps, statistics.median(our_times))
     print(
-        f"  seqlab / pyctcdecode: speed x{speed:.2f}, "
+        f"  seqlab / pyctcdecode: speed x{speed:.2f} (median of {len(ratios)} interleaved pairs; "
+        f"range x{ratios[0]:.2f}-x{ratios[-1]:.2f}), "
         f"WER {100 * (ours_row['wer'] - peer_row['wer']):+.2f} points"
     )
+    if args.processes > 1:
+        from multiprocessing import get_context
+
+        print(f"\n[1b] the same with {args.processes} processes each")
+        with get_context("fork").Pool(args.processes) as pool:
+            t0 = time.perf_counter()
+            peer.decode_batch(pool, log_probs, beam_width=args.beam_size, **settings)
+            peer_pool = time.perf_counter() - t0
+        parallel = CTCBeamSearchDecoder.from_vocab(
+            vocab, beam_size=args.beam_size, lm=ngram, alpha=args.alpha, beta=args.beta,
+            workers=args.processes, **settings,
+        )  # fmt: skip
+        ngram.clear_cache()
+        t0 = time.perf_counter()
+        parallel.decode(log_probs)
+        ours_pool = time.perf_counter() - t0
+        print(
+            f"  pyctcdecode {len(log_probs) / peer_pool:8.1f} utt/s   seqlab "
+            f"{len(log_probs) / ours_pool:8.1f} utt/s   x{peer_pool / ours_pool:.2f}"
+        )
 
     print("\n[2] seqlab's decoders on the same logits")
     greedy_hyps, greedy_s = _timed(lambda: GreedyDecoder(vocab).decode(log_probs), args.repeats)
@@ -164,7 +185,7 @@ def main() -> None:
     )
     hyps, seconds = _timed(lambda: plain.decode(log_probs), args.repeats)
     record(f"beam {args.beam_size}", hyps, seconds)
-    record(f"beam {args.beam_size} + {lm_path.name}", ours_hyps, ours_s)
+    record(f"beam {args.beam_size} + {lm_path.name}", ours_hyps, statistics.median(our_times))
     neural_path = (
         Path(args.neural_lm) if args.neural_lm else _latest("runs/lm_gpt2_small/*/checkpoints/best")
     )
