@@ -345,7 +345,7 @@ class CTCBeamSearchDecoder:
         carried = [0.0 for _ in items]  # ln p of a run of blank-only frames not yet applied
         longest = max((len(x) for x in items), default=0)
         pending: list = []
-        late: list[tuple[int, int]] = []  # (utterance, row) of hypotheses waiting for the LM
+        late: list[tuple[list, int]] = []  # (rows, index) of hypotheses waiting for the LM
         for t in range(longest):
             fresh: list[tuple[int, list]] = []
             for u, (blank_lp, cands) in enumerate(preps):
@@ -400,7 +400,11 @@ class CTCBeamSearchDecoder:
                         new_total = new_pb + log1p(exp(new_pnb - new_pb))
                     else:
                         new_total = new_pnb + log1p(exp(new_pb - new_pnb))
-                    out.append((new_total + bonus[node], node, new_pb, new_pnb, new_total))
+                    score = new_total + bonus[node]
+                    if score >= floor:  # (below it, the prefix would be pruned after the frame)
+                        out.append((score, node, new_pb, new_pnb, new_total))
+                        if score + prune > floor:  # the frame's best so far raises the floor
+                            floor = score + prune
                     base = node * n_tokens
                     for tok, lp in frame:
                         if tok == last:  # a repeat only extends after a blank
@@ -416,7 +420,7 @@ class CTCBeamSearchDecoder:
                                 if add + bonus[node] + most < floor:
                                     continue  # not even the best possible LM score would help
                                 child = make_child(trie, node, tok, pending)
-                                late.append((u, len(out)))
+                                late.append((out, len(out)))
                                 out.append((None, child, NEG, add, add))
                                 continue
                             b = bonus[node]  # a prefix made only if it survives the frame
@@ -430,17 +434,23 @@ class CTCBeamSearchDecoder:
                                 b += alpha_unk  # it now begins no known word
                                 if add + b < floor:
                                     continue
-                            out.append((add + b, ~(base + tok), NEG, add, add))  # not made yet
+                            score = add + b
+                            out.append((score, ~(base + tok), NEG, add, add))  # not made yet
+                            if score + prune > floor:
+                                floor = score + prune
                         elif child not in kept:  # (a kept child was scored with the beam)
                             b = bonus[child]
-                            if add + b >= floor:
-                                out.append((add + b, child, NEG, add, add))
+                            score = add + b
+                            if score >= floor:
+                                out.append((score, child, NEG, add, add))
+                                if score + prune > floor:
+                                    floor = score + prune
                 fresh.append((u, out))
             if pending:
                 self._flush(trie, pending)
-            for u, i in late:  # words completed this frame: their LM score is in now
-                _, child, pb, pnb, total = fresh_out(fresh, u)[i]
-                fresh_out(fresh, u)[i] = (total + bonus[child], child, pb, pnb, total)
+            for rows, i in late:  # words completed this frame: their LM score is in now
+                _, child, pb, pnb, total = rows[i]
+                rows[i] = (total + bonus[child], child, pb, pnb, total)
             late.clear()
             for u, scored in fresh:  # keep the best within the margin
                 scored.sort(reverse=True)  # (a dozen items: faster than heapq.nlargest)
@@ -573,14 +583,6 @@ def _no_gc():
     finally:
         if enabled:
             gc.enable()
-
-
-def fresh_out(fresh: list[tuple[int, list]], u: int) -> list:
-    """The rows of utterance ``u`` in this frame's ``fresh`` list."""
-    for v, rows in fresh:
-        if v == u:
-            return rows
-    raise KeyError(u)
 
 
 def _forkable_lm(lm) -> bool:
