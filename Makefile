@@ -55,6 +55,7 @@ lint: setup-dev
 
 bench: setup-dev
 	$(PY) bench/asr_pipeline.py
+	$(PY) bench/ctc_decode.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
