@@ -267,7 +267,13 @@ def cmd_data(args: argparse.Namespace) -> int:
     if args.data_command == "synth-mt":
         from seqlab.data.synth_mt import build_mt_corpus
 
-        summary = build_mt_corpus(args.out, n_train=args.pairs, seed=args.seed)
+        summary = build_mt_corpus(
+            args.out,
+            n_train=args.pairs,
+            n_val=args.val_pairs,
+            n_test=args.test_pairs,
+            seed=args.seed,
+        )
         print(json.dumps(summary, indent=2, default=str))
         return 0
     raise AssertionError(args.data_command)
@@ -468,6 +474,8 @@ def build_parser() -> argparse.ArgumentParser:
     q = data_sub.add_parser("synth-mt", help="German->English parallel corpus (homework layout)")
     q.add_argument("out", help="output directory")
     q.add_argument("--pairs", type=int, default=50_000, help="training pairs (default 50,000)")
+    q.add_argument("--val-pairs", type=int, default=1_000, help="validation pairs (default 1,000)")
+    q.add_argument("--test-pairs", type=int, default=1_000, help="test pairs (default 1,000)")
     q.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
     p.set_defaults(func=cmd_data)
 
