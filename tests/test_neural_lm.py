@@ -242,3 +242,45 @@ def test_load_lm_finds_hf_directories_and_rejects_other_models(lm_dir, tmp_path)
         HFCausalLM(speech)
     with pytest.raises(FileNotFoundError, match="config.json"):
         HFCausalLM(tmp_path)
+
+
+def test_beam_search_fused_with_a_tiny_gpt2_equals_brute_force(lm_dir):
+    """Shallow fusion with the neural LM: an exhaustive beam finds the best fused score of all
+    label sequences, each scored by the same LM through the protocol, word by word."""
+    import itertools
+
+    import numpy as np
+
+    from seqlab.decoding.ctc_beam import CTCBeamSearchDecoder
+
+    tokens = ["<blank>", " ", "a", "t"]  # spells "a", "at", "ta", ... ("a" is a word of TEXT)
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(4, len(tokens))) * 2
+    lp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    lm = HFCausalLM(lm_dir)
+    alpha, beta, unk = 0.8, 0.5, -2.0
+    truth: dict[tuple, float] = {}
+    for path in itertools.product(range(len(tokens)), repeat=len(lp)):
+        labels, previous = [], None
+        for k in path:
+            if k != previous and k != 0:
+                labels.append(k)
+            previous = k
+        score = float(sum(lp[t, k] for t, k in enumerate(path)))
+        truth[tuple(labels)] = np.logaddexp(truth.get(tuple(labels), -np.inf), score)
+    fused = {}
+    for labels, acoustic in truth.items():
+        words = "".join(tokens[i] for i in labels).split()
+        lm_total = (
+            lm.sentence_scores([" ".join(words)])[0] if words else lm.score_end([lm.start()])[0]
+        )
+        lm_total += sum(unk for w in words if not lm.word_is_known(w))
+        fused[labels] = acoustic + alpha * lm_total + beta * len(words)
+    best_labels, best = max(fused.items(), key=lambda kv: kv[1])
+    decoder = CTCBeamSearchDecoder(
+        tokens, beam_size=10_000, token_min_logp=None, beam_prune_logp=None, lm=lm,
+        alpha=alpha, beta=beta, unk_offset=unk,
+    )  # fmt: skip
+    hyp = decoder.decode_batch([lp])[0][0]
+    assert tuple(hyp.tokens) == best_labels
+    assert hyp.score == pytest.approx(best, abs=1e-4)
