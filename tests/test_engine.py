@@ -254,3 +254,12 @@ def test_precision_auto_picks_native_bf16_only():
     assert resolve_precision("fp16", use_cpu=True) == "fp16"
     with pytest.raises(ValueError, match="trainer.precision"):
         resolve_precision("half", use_cpu=True)
+
+
+def test_max_seconds_stops_training_at_a_step_boundary(tmp_path):
+    cfg = _config(tmp_path, n_epochs=50, max_seconds=0.3, val_every_n_epochs=None, monitor=None)
+    cfg.task.sleep_s = 0.05  # each step takes at least 50 ms
+    _, summary = _run(cfg)
+    assert 1 <= summary["step"] < 50 * 6  # stopped by the budget, long before 50 epochs
+    last = ckpt.load_checkpoint(f"{summary['run_dir']}/checkpoints/last")
+    assert last["meta"]["step"] == summary["step"]  # and saved where it stopped

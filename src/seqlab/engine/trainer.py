@@ -9,6 +9,8 @@ window boundary and a resumed run replays exactly what the uninterrupted one wou
 
 ``cfg.trainer`` keys (defaults in brackets):
     n_epochs, max_steps [null: no limit]: stop after that many epochs / optimizer steps.
+    max_seconds [null]: also stop once this much wall time went into training (validation and
+        checkpoints not counted) in this run segment, e.g. to compare recipes at equal time.
     grad_accum_steps [1]: micro-batches per optimizer step.
     precision [fp32]: fp32 | bf16 | fp16 (fp16 uses a dynamic grad scaler) | auto (bf16 where the
         device computes it natively: CUDA with bf16, or a CPU with AVX512-BF16/AMX; else fp32).
@@ -37,6 +39,7 @@ import argparse
 import functools
 import math
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -88,11 +91,17 @@ def _outside_throughput(method):
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
-        progress = getattr(self, "progress", None)
-        if progress is None:
-            return method(self, *args, **kwargs)
-        with progress.paused():
-            return method(self, *args, **kwargs)
+        start = time.perf_counter()
+        try:
+            progress = getattr(self, "progress", None)
+            if progress is None:
+                return method(self, *args, **kwargs)
+            with progress.paused():
+                return method(self, *args, **kwargs)
+        finally:  # nor in trainer.max_seconds
+            self._excluded_seconds = getattr(self, "_excluded_seconds", 0.0) + (
+                time.perf_counter() - start
+            )
 
     return wrapper
 
@@ -220,6 +229,7 @@ class Trainer:
         # "start" and "end" bracket each training segment (a resume starts a new one): reports
         # take the training time from them.
         self.writers.log_event("start", step=state.step, world_size=self.world_size)
+        self._segment_start, self._excluded_seconds = time.perf_counter(), 0.0
         progress, log_every = t.get("progress", "auto"), t.get("log_every_n_steps", 50)
         self.progress = Progress(self.total_steps, progress, log_every, self.is_main, state.step)
         for model in self.models.values():
@@ -306,11 +316,28 @@ class Trainer:
                 step, {**result.logs, **rates, **self._optimizer_scalars()}, "train"
             )
         stop = bool(t.get("max_steps")) and step >= int(t.max_steps)
+        if t.get("max_seconds") and self._training_seconds() >= float(t.max_seconds):
+            self.progress.write(
+                f"time budget: {t.max_seconds} s of training reached at step {step}"
+            )
+            stop = True
         if t.get("val_every_n_steps") and step % int(t.val_every_n_steps) == 0:
             stop = self._validate() or stop
         if t.get("save_every_n_steps") and step % int(t.save_every_n_steps) == 0:
             self._save()
         return stop
+
+    def _training_seconds(self) -> float:
+        """Wall time of this segment's training, validation and checkpoints left out; under DDP
+        rank 0's clock decides for everyone (so that all ranks stop at the same step)."""
+        seconds = (
+            time.perf_counter() - self._segment_start - getattr(self, "_excluded_seconds", 0.0)
+        )
+        if self.world_size > 1:
+            from accelerate.utils import broadcast_object_list
+
+            seconds = broadcast_object_list([seconds])[0]
+        return seconds
 
     def _count_nonfinite(self, ok: bool, window: list[dict]) -> None:
         """Count skipped steps; give up with advice after too many in a row."""
