@@ -155,9 +155,14 @@ def evaluate(
         "utterances": task.eval_rows(outputs) if hasattr(task, "eval_rows") else [],
     }
     out_path = Path(out) if out is not None else run_dir_of(ckpt) / "eval.json"
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(out_path.suffix + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    tmp.replace(out_path)
+    write_json_atomic(out_path, result)
     result["path"] = str(out_path)
     return result
+
+
+def write_json_atomic(path: Path, obj) -> None:
+    """Write ``obj`` as JSON to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    tmp.replace(path)

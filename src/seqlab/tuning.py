@@ -6,13 +6,12 @@ pair are printed and written to ``<run>/tune_decoder.json``.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from seqlab.evaluation import collect_log_probs, run_dir_of
+from seqlab.evaluation import collect_log_probs, run_dir_of, write_json_atomic
 
 
 def tune_decoder(
@@ -88,9 +87,6 @@ def tune_decoder(
         "table": "\n".join(lines),
     }
     out_path = Path(out) if out is not None else run_dir_of(ckpt) / "tune_decoder.json"
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_suffix(out_path.suffix + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    tmp.replace(out_path)
+    write_json_atomic(out_path, result)
     result["path"] = str(out_path)
     return result

@@ -1,0 +1,111 @@
+"""Translation on the built-in German->English corpus: training and decoding speed, BLEU at equal time.
+
+    python bench/mt.py [--data data/synth_mt] [--seconds 300] [--models transformer,lstm]
+
+For each model (`mt_transformer`, `mt_lstm`, their shipped configs): train for a fixed training-time
+budget (`trainer.max_seconds`, validation not counted), then
+  - training target tokens per second (median of the logged rates),
+  - decoding sentences per second on the test split: greedy vs beam 5, batched (64) vs batch 1,
+  - test BLEU and chrF (sacreBLEU, detokenised) with beam 5.
+JoeyNMT, the peer the issue names, is not compared yet. Numbers depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+EXPERIMENTS = {"transformer": "mt_transformer", "lstm": "mt_lstm"}
+
+
+def _translate_speed(model, lines: list[str], beam: int, batch: int) -> float:
+    t0 = time.perf_counter()
+    model.translate(lines, batch_size=batch, beam_size=beam)
+    return len(lines) / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="data/synth_mt", help="built if missing")
+    parser.add_argument(
+        "--seconds", type=float, default=300.0, help="training-time budget per model"
+    )
+    parser.add_argument("--models", default="transformer,lstm")
+    parser.add_argument("--runs-root", default="runs/bench_mt")
+    parser.add_argument(
+        "--batch1-sentences", type=int, default=100, help="sentences decoded one by one"
+    )
+    parser.add_argument("--json", default=None, help="also write the figures here")
+    args = parser.parse_args()
+
+    import seqlab
+    from seqlab.cli import train
+    from seqlab.engine.writers import read_metrics
+    from seqlab.evaluation import evaluate
+
+    results = {}
+    for name in args.models.split(","):
+        experiment = EXPERIMENTS[name]
+        run_name = f"{name}-{int(args.seconds)}s-{time.strftime('%Y%m%d-%H%M%S')}"
+        print(f"\n[{name}] training {experiment} for {args.seconds:.0f} s of training time ...")
+        summary = train(
+            experiment,
+            [
+                f"data.root={args.data}",
+                f"trainer.max_seconds={args.seconds}",
+                "trainer.n_epochs=1000",  # the budget ends the run
+                f"trainer.runs_root={args.runs_root}",
+                f"trainer.run_name={run_name}",
+                "trainer.progress=plain",
+            ],
+        )
+        run = Path(summary["run_dir"])
+        rows = read_metrics(run)
+        rates = [r["units_per_s"] for r in rows if r.get("split") == "train" and "units_per_s" in r]
+        best = run / "checkpoints" / "best"
+        model = seqlab.load(best)
+        params = sum(p.numel() for p in model.task.model.parameters())
+        test_src = (Path(args.data) / "test1.de-en.de").read_text(encoding="utf-8").splitlines()
+        speeds = {
+            "greedy_batched": _translate_speed(model, test_src, 1, 64),
+            "beam5_batched": _translate_speed(model, test_src, 5, 64),
+            "greedy_batch1": _translate_speed(model, test_src[: args.batch1_sentences], 1, 1),
+            "beam5_batch1": _translate_speed(model, test_src[: args.batch1_sentences], 5, 1),
+        }
+        result = evaluate(
+            best, [f"data.root={args.data}"], split="test", out=run / "eval_test.json"
+        )
+        results[name] = {
+            "run": str(run),
+            "parameters": params,
+            "steps": summary["step"],
+            "epochs": summary["epoch"],
+            "train_target_tokens_per_s": statistics.median(rates) if rates else None,
+            "decode_sentences_per_s": {k: round(v, 1) for k, v in speeds.items()},
+            "test_bleu": result["metrics"]["bleu"],
+            "test_chrf": result["metrics"]["chrf"],
+            "best_val_bleu": summary["best_metric"],
+        }
+        r = results[name]
+        print(
+            f"  {name}: {params:,} parameters, {r['steps']} steps ({r['epochs']} epochs) in "
+            f"{args.seconds:.0f} s; {r['train_target_tokens_per_s']:.0f} target tokens/s"
+        )
+        print(
+            "  decoding sentences/s: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in r["decode_sentences_per_s"].items())
+        )
+        print(f"  test BLEU {r['test_bleu']:.2f}  chrF {r['test_chrf']:.2f} (beam 5)")
+    print(
+        "\nJoeyNMT: not compared yet (it would install beside torch 2.13.0 but pins an older "
+        "protobuf; the side-by-side run is open work)."
+    )
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
