@@ -56,6 +56,7 @@ lint: setup-dev
 bench: setup-dev
 	$(PY) bench/asr_pipeline.py
 	$(PY) bench/ctc_decode.py
+	$(PY) bench/mt.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info
