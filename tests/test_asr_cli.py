@@ -225,14 +225,19 @@ def ngram(tmp_path_factory):
     folder = tmp_path_factory.mktemp("lm")
     text = folder / "text.txt"
     text.write_text("\n".join(SENTENCES * 3) + "\n")
-    assert main(["lm", "build-ngram", str(text), "--order", "3", "--out", str(folder / "lm.arpa")]) == 0
+    assert (
+        main(["lm", "build-ngram", str(text), "--order", "3", "--out", str(folder / "lm.arpa")])
+        == 0
+    )
     return folder / "lm.arpa"
 
 
 def test_eval_reports_each_decoder_side_by_side(trained, corpus, ngram, tmp_path, capsys):
     out = tmp_path / "eval.json"
     argv = ["eval", str(trained / "checkpoints" / "best"), f"data.root={corpus}", "--out", str(out)]
-    code = main([*argv, "--decoder", "beam", "--beam-size", "4", "--lm", str(ngram), "--alpha", "0.3"])
+    code = main(
+        [*argv, "--decoder", "beam", "--beam-size", "4", "--lm", str(ngram), "--alpha", "0.3"]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     result = json.loads(out.read_text())
@@ -252,7 +257,9 @@ def test_eval_reports_each_decoder_side_by_side(trained, corpus, ngram, tmp_path
 def test_transcribe_with_beam_and_lm_prints_nbest(trained, corpus, ngram, capsys):
     files = sorted((corpus / "test-clean").rglob("*.flac"))[:2]
     ckpt = str(trained / "checkpoints" / "best")
-    code = main(["transcribe", ckpt, *map(str, files), "--json", "--lm", str(ngram), "--nbest", "3"])
+    code = main(
+        ["transcribe", ckpt, *map(str, files), "--json", "--lm", str(ngram), "--nbest", "3"]
+    )
     assert code == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(rows) == 2
