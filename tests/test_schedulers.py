@@ -122,3 +122,30 @@ def test_plateau_steps_on_validation_metric(tmp_path):
     assert lrs[0] == lrs[5] == 1e-6
     assert lrs[6] == pytest.approx(1e-6)  # first validation only sets the best
     assert lrs[12] == pytest.approx(0.5e-6)  # second one did not improve
+
+
+def test_onecycle_survives_a_run_where_torch_would_divide_by_zero():
+    """OneCycleLR with pct_start * total_steps == 1 divides by zero inside torch (0.2 x 5)."""
+    from omegaconf import OmegaConf
+
+    from seqlab.engine.optim import build_schedulers
+
+    cfg = OmegaConf.create(
+        {
+            "trainer": {"n_epochs": 1},
+            "lr_scheduler": {
+                "_target_": "torch.optim.lr_scheduler.OneCycleLR",
+                "max_lr": 1e-3,
+                "total_steps": "auto",
+                "pct_start": 0.2,
+                "interval": "step",
+            },
+        }
+    )
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.AdamW([param], lr=1e-3)
+    scheduler = build_schedulers(cfg, {"main": optimizer}, 5, 5)["main"].scheduler
+    for _ in range(5):
+        optimizer.step()
+        scheduler.step()
+    assert optimizer.param_groups[0]["lr"] >= 0.0

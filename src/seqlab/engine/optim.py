@@ -117,6 +117,12 @@ def build_schedulers(
             key: fills[key] for key, value in plain.items() if value == "auto" and key in fills
         }
         plain = OmegaConf.merge(plain, auto_values)
+        if str(plain.get("_target_", "")).endswith("OneCycleLR"):
+            # torch divides by (pct_start * total_steps - 1): zero on short runs (e.g. 0.2 x 5)
+            steps = float(plain.get("total_steps") or 0)
+            pct = float(plain.get("pct_start", 0.3))
+            if steps and abs(pct * steps - 1.0) < 1e-9:
+                plain.pct_start = pct + 0.5 / steps  # half a step longer warm-up
         scheduler = hydra.utils.instantiate(plain, optimizer=optimizers[name])
         monitor = sched_cfg.get("monitor", "val_loss")
         schedulers[name] = NamedScheduler(name, scheduler, interval, monitor, auto_values)
