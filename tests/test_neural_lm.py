@@ -10,7 +10,7 @@ transformers = pytest.importorskip("transformers")
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # noqa: E402
 
 from seqlab.decoding.lm import load_lm, sentence_scores_by_words  # noqa: E402
-from seqlab.decoding.neural_lm import HFCausalLM, rescore  # noqa: E402
+from seqlab.decoding.neural_lm import HFCausalLM  # noqa: E402
 
 TEXT = [
     "the cat sat on the mat",
@@ -208,21 +208,30 @@ def test_histories_longer_than_the_context_use_its_last_tokens(tmp_path):
     assert lm.sentence_scores([sentence]) == pytest.approx([sum(scores[0]) + end[0]], abs=1e-4)
 
 
-def test_rescore_orders_by_the_fused_score(lm_dir):
+def test_rescoring_decoder_orders_by_the_fused_score(lm_dir):
+    from seqlab.decoding.ctc_beam import Hypothesis
+    from seqlab.decoding.factory import RescoringDecoder
+
     lm = HFCausalLM(lm_dir)
     good, bad = "the cat sat on the mat", "mat the on sat cat the"
     lm_good, lm_bad = lm.sentence_scores([good, bad])
     assert lm_good > lm_bad + 0.1  # the premise: the (random but peaked) LM prefers one order
-    nbest, acoustic = [[bad, good], ["a cat", "a cat sat"]], [[-1.0, -1.05], [-2.0, -2.0]]
-    # acoustics alone: the first hypothesis wins
-    assert [t for t, _ in rescore(nbest, acoustic, lm, alpha=0.0, beta=0.0)[0]] == [bad, good]
-    fused = rescore(nbest, acoustic, lm, alpha=1.0, beta=0.0)
-    assert [t for t, _ in fused[0]] == [good, bad]
-    assert fused[0][0][1] == pytest.approx(-1.05 + lm_good, abs=1e-4)
-    # a large word bonus prefers the longer hypothesis
-    assert rescore(nbest, acoustic, lm, alpha=0.0, beta=5.0)[1][0][0] == "a cat sat"
-    with pytest.raises(ValueError, match="utterance 1"):
-        rescore(nbest, [[-1.0, -1.0], [-2.0]], lm, alpha=1.0, beta=0.0)
+
+    class FirstPass:  # a beam search that returned these n-best lists
+        def decode_batch(self, log_probs, lengths=None):
+            return [
+                [
+                    Hypothesis(bad, [], -1.0, -1.0, 0.0, 6),
+                    Hypothesis(good, [], -1.05, -1.05, 0.0, 6),
+                ]
+            ]
+
+    plain = RescoringDecoder(FirstPass(), lm, weight=0.0, nbest=2).decode_batch(None)[0]
+    assert [h.text for h in plain] == [bad, good]  # acoustics alone: the first hypothesis wins
+    fused = RescoringDecoder(FirstPass(), lm, weight=1.0, nbest=2).decode_batch(None)[0]
+    assert [h.text for h in fused] == [good, bad]
+    assert fused[0].score == pytest.approx(-1.05 + lm_good, abs=1e-4)
+    assert fused[0].lm == pytest.approx(lm_good, abs=1e-4)
 
 
 def test_load_lm_finds_hf_directories_and_rejects_other_models(lm_dir, tmp_path):

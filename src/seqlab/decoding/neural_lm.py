@@ -3,7 +3,7 @@
     lm = HFCausalLM("runs/lm_gpt2_small/<run>/checkpoints/best/hf")   # or OpenAI's GPT-2 directory
     [(lp, s1)] = lm.score_words([(lm.start(), "hello")])             # ln P(hello | <s>)
     [end] = lm.score_end([s1])                                       # ln P(</s> | <s> hello)
-    rescore([["a cat", "a hat"]], [[-3.0, -3.2]], lm, alpha=0.5, beta=1.0)
+    lm.sentence_scores(["a cat", "a hat"])                          # n-best rescoring (decoder.rescore_lm)
 
 A word's score is the sum of its tokens' log-probabilities given the history. Words after the
 first get a leading space (" word"), as GPT-2's byte-level BPE writes them; a word-level tokenizer
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from seqlab.decoding.lm import LanguageModel, State
+from seqlab.decoding.lm import State
 
 
 def import_transformers():
@@ -419,44 +419,3 @@ def _cache_tensors(cache) -> list[tuple[torch.Tensor, torch.Tensor]]:
     if hasattr(cache, "key_cache"):
         return list(zip(cache.key_cache, cache.value_cache, strict=True))
     return [(key, value) for key, value, *_ in cache]
-
-
-def rescore(
-    texts_per_utt: Sequence[Sequence[str]],
-    acoustic_scores: Sequence[Sequence[float]],
-    lm: LanguageModel,
-    alpha: float,
-    beta: float,
-) -> list[list[tuple[str, float]]]:
-    """Rescore n-best lists: ``acoustic + alpha * ln P_lm(sentence) + beta * n_words``.
-
-    Args:
-        texts_per_utt: per utterance, its n-best hypotheses (normalised text).
-        acoustic_scores: per utterance, the acoustic (CTC) log-score of each hypothesis.
-        lm: any :class:`seqlab.decoding.lm.LanguageModel`; all sentences are scored in one call.
-        alpha: LM weight.
-        beta: word insertion bonus (per word).
-
-    Returns:
-        per utterance, ``(text, fused score)`` pairs sorted best first (ties keep n-best order).
-    """
-    if len(texts_per_utt) != len(acoustic_scores):
-        raise ValueError(
-            f"rescore got {len(texts_per_utt)} n-best lists but {len(acoustic_scores)} score lists"
-        )
-    for u, (texts, scores) in enumerate(zip(texts_per_utt, acoustic_scores, strict=True)):
-        if len(texts) != len(scores):
-            raise ValueError(
-                f"utterance {u}: {len(texts)} hypotheses but {len(scores)} acoustic scores"
-            )
-    flat = [text for texts in texts_per_utt for text in texts]
-    lm_scores = iter(lm.sentence_scores(flat) if flat else [])
-    out = []
-    for texts, scores in zip(texts_per_utt, acoustic_scores, strict=True):
-        fused = [
-            (text, float(ac) + alpha * next(lm_scores) + beta * len(text.split()))
-            for text, ac in zip(texts, scores, strict=True)
-        ]
-        fused.sort(key=lambda pair: -pair[1])  # stable: ties keep the n-best order
-        out.append(fused)
-    return out

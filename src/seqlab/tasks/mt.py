@@ -10,7 +10,6 @@ decodes with the ``generation`` settings (beam search) and saves sacrebleu's sig
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
@@ -339,10 +338,6 @@ class MTTask:
             sampler,
             lambda batch: collate_mt(batch, pad, self.tgt_vocab.bos_id, self.tgt_vocab.eos_id),
         )
-
-    def fingerprint(self) -> str:
-        key = repr((str(Path(self.cfg.data.root).resolve()), dict(self.cfg.data)))
-        return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
 class Translator:
