@@ -310,6 +310,12 @@ class ASRTask:
         if split != "train" and max_items:
             step = max(1, len(utts) // int(max_items))  # an even spread, deterministic
             utts = utts[::step][: int(max_items)]
+        fraction = self.cfg.data.get("train_fraction")
+        if split == "train" and fraction is not None and float(fraction) < 1.0:
+            if not 0.0 < float(fraction) <= 1.0:
+                raise ValueError(f"data.train_fraction must be in (0, 1], got {fraction}")
+            keep = max(1, round(len(utts) * float(fraction)))  # an even spread, deterministic
+            utts = [utts[i * len(utts) // keep] for i in range(keep)]
         dataset = ASRDataset(utts, self.vocab, self.sample_rate)
         sampler = DynamicBucketBatchSampler(
             dataset.durations,
