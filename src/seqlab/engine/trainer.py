@@ -91,6 +91,9 @@ def _outside_throughput(method):
 
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
+        if getattr(self, "_outside_depth", 0):  # nested (validation saving a new best): the
+            return method(self, *args, **kwargs)  # outer call already leaves this time out
+        self._outside_depth = 1
         start = time.perf_counter()
         try:
             progress = getattr(self, "progress", None)
@@ -99,6 +102,7 @@ def _outside_throughput(method):
             with progress.paused():
                 return method(self, *args, **kwargs)
         finally:  # nor in trainer.max_seconds
+            self._outside_depth = 0
             self._excluded_seconds = getattr(self, "_excluded_seconds", 0.0) + (
                 time.perf_counter() - start
             )
