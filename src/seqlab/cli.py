@@ -10,6 +10,7 @@
     seqlab average CKPT CKPT... --out DIR         average checkpoints into one that decodes like any other
     seqlab translate CHECKPOINT [--beam-size N] < src.txt > hyp.txt
     seqlab data synth-speech OUT [--hours H] [--seed S]
+    seqlab data synth-speech OUT --layout ljspeech   one voice, 22,050 Hz, LJSpeech layout (vocoders)
     seqlab data synth-mt OUT [--pairs N] [--seed S]   the built-in German->English corpus
     seqlab demo                                   corpus, train asr_conformer, n-gram LM, test WER/CER
 
@@ -258,6 +259,15 @@ def cmd_lm(args: argparse.Namespace) -> int:
 
 
 def cmd_data(args: argparse.Namespace) -> int:
+    if args.data_command == "synth-speech" and args.layout == "ljspeech":
+        from seqlab.data.synth_ljspeech import build_ljspeech_corpus
+
+        hours = 0.3 if args.hours is None else args.hours
+        summary = build_ljspeech_corpus(args.out, hours=hours, seed=args.seed, workers=args.workers)
+        print(json.dumps(summary, indent=2, default=str))
+        return 0
+    if args.data_command == "synth-speech" and args.hours is None:
+        args.hours = 2.5  # the LibriSpeech layout's default (--layout ljspeech: 0.3)
     if args.data_command == "synth-speech":
         from seqlab.data.synth_speech import build_corpus
 
@@ -465,12 +475,18 @@ def build_parser() -> argparse.ArgumentParser:
     q = data_sub.add_parser("synth-speech", help="synthesise English speech (LibriSpeech layout)")
     q.add_argument("out", help="output directory")
     q.add_argument(
-        "--hours", type=float, default=2.5, help="hours of training speech (default 2.5)"
-    )
+        "--hours", type=float, default=None,
+        help="hours of training speech (default 2.5; 0.3 with --layout ljspeech)",
+    )  # fmt: skip
     q.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
     q.add_argument(
         "--workers", type=int, default=None, help="synthesis processes (default: all cores)"
     )
+    q.add_argument(
+        "--layout", choices=("librispeech", "ljspeech"), default="librispeech",
+        help="librispeech: many voices, 16 kHz FLAC, train/dev/test (ASR); ljspeech: one voice, "
+        "22,050 Hz WAV, metadata.csv + wavs/ (vocoders)",
+    )  # fmt: skip
     q = data_sub.add_parser("synth-mt", help="German->English parallel corpus (homework layout)")
     q.add_argument("out", help="output directory")
     q.add_argument("--pairs", type=int, default=50_000, help="training pairs (default 50,000)")
