@@ -13,6 +13,9 @@
     seqlab data synth-speech OUT --layout ljspeech   one voice, 22,050 Hz, LJSpeech layout (vocoders)
     seqlab data synth-mt OUT [--pairs N] [--seed S]   the built-in German->English corpus
     seqlab demo                                   corpus, train asr_conformer, n-gram LM, test WER/CER
+    seqlab report RUN_DIR                         report.md + report.html + plots/ of one run
+    seqlab compare RUN_DIR... [--metric val_loss] curves overlaid, labelled by what differs
+    seqlab sweep EXPERIMENT key=a,b [--max-steps N] [--train-fraction F]   train a grid, compare it
 
 Overrides use Hydra's grammar: ``a.b=v``, ``+a.b=v`` (add), ``~a.b`` (delete), ``group=option``.
 """
@@ -397,6 +400,66 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from seqlab.report.run_report import write_report
+
+    try:
+        result = write_report(args.run_dir, args.out)
+    except (FileNotFoundError, ValueError) as err:
+        return _print_config_error(err)
+    print(f"{args.run_dir}: {result['status']}; {len(result['plots'])} plots")
+    print(f"wrote {result['markdown']} and {result['html']}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import warnings
+
+    from seqlab.report.compare import compare_runs
+
+    metrics = [m for value in args.metric for m in value.split(",") if m] or ["val_loss"]
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = compare_runs(args.run_dirs, metrics, args.out, force=args.force)
+    except (FileNotFoundError, ValueError) as err:
+        return _print_config_error(err)
+    for warning in caught:
+        print(f"seqlab: warning: {warning.message}", file=sys.stderr)
+    for metric, info in result["metrics"].items():
+        print(f"{metric} ({info['direction']}): best run {info['winner']}")
+    print(f"wrote {result['markdown']} and {result['html']}")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from seqlab.report.sweep import run_sweep
+
+    metrics = [m for value in args.metric for m in value.split(",") if m] or None
+    try:
+        result = run_sweep(
+            args.experiment,
+            args.overrides,
+            max_steps=args.max_steps,
+            train_fraction=args.train_fraction,
+            name=args.name,
+            metrics=metrics,
+        )
+    except (ConfigError, FileNotFoundError, ValueError) as err:
+        return _print_config_error(err)
+    for point in result["points"]:
+        print(f"  {point['status']:<8} {point['run_dir']}")
+    if result["comparison"]:
+        print(f"wrote {result['comparison']['markdown']} and {result['comparison']['html']}")
+    if result["failed"]:
+        print(
+            f"seqlab: {len(result['failed'])} points failed (see {result['manifest']})",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="seqlab", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -501,6 +564,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="corpus seed")
     p.add_argument("overrides", nargs="*", help="overrides for the training run")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("report", help="write report.md, report.html and plots/ of a run")
+    p.add_argument("run_dir", help="a run directory (finished or in progress)")
+    p.add_argument("--out", default=None, help="output folder (default: the run directory)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("compare", help="overlay runs' curves, labelled by what differs")
+    p.add_argument("run_dirs", nargs="+", help="run directories (of one experiment)")
+    p.add_argument(
+        "--metric", action="append", default=[], help="val_loss (default), val_wer, loss, ..."
+    )
+    p.add_argument("--out", default=None, help="output folder (default <runs' parent>/compare)")
+    p.add_argument("--force", action="store_true", help="compare runs of different experiments")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("sweep", help="train a grid of overrides one after another, then compare")
+    p.add_argument("experiment", help="experiment name or a config YAML (e.g. a run's config.yaml)")
+    p.add_argument("overrides", nargs="*", help="grid axes key=a,b and fixed overrides key=v")
+    p.add_argument("--max-steps", type=int, default=None, help="trainer.max_steps of every point")
+    p.add_argument(
+        "--train-fraction", type=float, default=None, help="data.train_fraction of every point"
+    )
+    p.add_argument("--name", default=None, help="sweep directory name (default from the grid)")
+    p.add_argument(
+        "--metric",
+        action="append",
+        default=[],
+        help="compared metrics (default val_loss + monitor)",
+    )
+    p.set_defaults(func=cmd_sweep)
     return parser
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import shutil
 import time
 from pathlib import Path
 
@@ -26,16 +28,33 @@ def _plain(value):
     return value
 
 
+# Audio examples kept on disk: the first validation step's and the latest ones', so that a run
+# shows where it started and where it is without growing by a few files per validation.
+KEEP_FIRST_AUDIO_STEPS = 1
+KEEP_LAST_AUDIO_STEPS = 2
+
+
+def _file_name(name: str) -> str:
+    """``val/84-121123-0000`` -> ``val_84-121123-0000``: a name safe as one path component."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")
+    return safe or "audio"
+
+
 class JsonlWriter:
-    """Appends one JSON object per line to ``run_dir/metrics.jsonl``.
+    """Appends one JSON object per line to ``run_dir/metrics.jsonl``; keeps examples on disk.
 
     Scalar lines: ``{"step", "epoch", "split", "time", <scalars>}``; events (resume, end):
     ``{"event": name, "time", ...}``. A resumed run appends; readers use :func:`read_metrics`.
+    Text examples (prediction tables) go to ``examples.jsonl`` as ``{"step", "name", "rows"}``;
+    audio examples to ``examples/step-<N>/<name>.wav`` (16-bit PCM), for the first validation
+    step and the latest two only. Reports read them with :func:`read_examples`.
     """
 
     def __init__(self, run_dir: Path):
-        self.path = Path(run_dir) / "metrics.jsonl"
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / "metrics.jsonl"
         self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (kept open for the run)
+        self._examples = None  # examples.jsonl, opened on the first table
 
     def _write(self, record: dict) -> None:
         self._file.write(json.dumps(record) + "\n")
@@ -49,15 +68,55 @@ class JsonlWriter:
 
     def log_event(self, event: str, **fields) -> None:
         self._write({"event": event, "time": time.time(), **fields})
+        if event == "resume":  # examples of the abandoned branch (steps after the resume) go
+            self._write_example({"event": "resume", "step": fields.get("step")})
+            for folder in self._audio_steps():
+                if _step_of(folder) > int(fields.get("step") or 0):
+                    shutil.rmtree(folder, ignore_errors=True)
+
+    def _write_example(self, record: dict) -> None:
+        if self._examples is None:
+            path = self.run_dir / "examples.jsonl"
+            self._examples = open(path, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
+        self._examples.write(json.dumps(record, default=_plain) + "\n")
+        self._examples.flush()
 
     def log_text(self, step: int, name: str, rows: list[dict]) -> None:
-        pass  # examples go to the rich writers; metrics.jsonl stays numbers only
+        rows = [{k: _plain(v) for k, v in row.items()} for row in rows]
+        self._write_example({"step": step, "name": name, "time": time.time(), "rows": rows})
+
+    def _audio_steps(self) -> list[Path]:
+        folder = self.run_dir / "examples"
+        steps = [p for p in folder.glob("step-*") if p.is_dir()] if folder.is_dir() else []
+        return sorted(steps, key=_step_of)
 
     def log_audio(self, step: int, name: str, wave: np.ndarray, sample_rate: int) -> None:
-        pass
+        import soundfile as sf
+
+        folder = self.run_dir / "examples" / f"step-{step}"
+        folder.mkdir(parents=True, exist_ok=True)
+        wave = np.clip(np.asarray(wave, dtype=np.float32).reshape(-1), -1.0, 1.0)
+        tmp = folder / f".{_file_name(name)}.tmp.wav"
+        sf.write(tmp, wave, int(sample_rate), subtype="PCM_16")
+        tmp.replace(folder / f"{_file_name(name)}.wav")  # a killed run leaves no half file
+        steps = self._audio_steps()
+        for old in steps[
+            KEEP_FIRST_AUDIO_STEPS : max(KEEP_FIRST_AUDIO_STEPS, len(steps) - KEEP_LAST_AUDIO_STEPS)
+        ]:
+            shutil.rmtree(old, ignore_errors=True)
 
     def close(self) -> None:
         self._file.close()
+        if self._examples is not None:
+            self._examples.close()
+
+
+def _step_of(folder: Path) -> int:
+    """``.../step-120`` -> 120."""
+    try:
+        return int(folder.name.split("-", 1)[1])
+    except (IndexError, ValueError):
+        return -1
 
 
 class TensorBoardWriter:
@@ -251,6 +310,42 @@ def read_metrics(run_dir: Path) -> list[dict]:
         elif "event" not in record:
             kept[(record["split"], record["step"])] = record
     return [kept[key] for key in sorted(kept, key=lambda key: (key[1], key[0]))]
+
+
+def read_examples(run_dir: Path) -> list[dict]:
+    """The text examples of a run (``examples.jsonl``), resumes applied as in :func:`read_metrics`.
+
+    Returns:
+        ``[{"step", "name", "rows": [dict, ...]}, ...]`` sorted by step; [] when there are none.
+    """
+    path = Path(run_dir) / "examples.jsonl"
+    if not path.is_file():
+        return []
+    kept: dict[tuple[str, int], dict] = {}
+    with open(path, encoding="utf-8") as file:
+        for line in file:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by a kill
+            if record.get("event") == "resume":
+                kept = {key: r for key, r in kept.items() if key[1] <= int(record["step"] or 0)}
+            elif "rows" in record:
+                kept[(record["name"], record["step"])] = record
+    return [kept[key] for key in sorted(kept, key=lambda key: (key[1], key[0]))]
+
+
+def read_audio_examples(run_dir: Path) -> dict[int, list[Path]]:
+    """The audio examples kept on disk: ``{step: [wav paths sorted by name]}``, steps ascending."""
+    folder = Path(run_dir) / "examples"
+    if not folder.is_dir():
+        return {}
+    out = {}
+    for step_dir in sorted(folder.glob("step-*"), key=_step_of):
+        waves = sorted(p for p in step_dir.glob("*.wav") if not p.name.startswith("."))
+        if waves:
+            out[_step_of(step_dir)] = waves
+    return out
 
 
 def read_events(run_dir: Path) -> list[dict]:
