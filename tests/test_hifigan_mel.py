@@ -109,9 +109,11 @@ def test_full_precision_under_autocast_and_buffers_move():
     torch.testing.assert_close(under, plain, atol=0, rtol=0)
     buffers = dict(module.named_buffers())
     assert set(buffers) == {"window", "mel_fbank"}
-    moved = module.to(torch.float64)
-    assert moved.window.dtype == torch.float64
+    assert module.window.dtype == torch.float64  # kept in the working precision
     assert module.state_dict() == {}  # derived buffers are not saved with a model
+    module.float()  # a model-wide cast must not lower the precision of the result
+    assert module.window.dtype == torch.float32
+    torch.testing.assert_close(module(audio), plain, atol=1e-7, rtol=0)
 
 
 def test_rejects_wrong_shapes():

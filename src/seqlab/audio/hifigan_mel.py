@@ -62,9 +62,11 @@ class HiFiGANMel(nn.Module):
         self.f_min, self.f_max = f_min, f_max
         self.double_precision = double_precision
         self.pad = (n_fft - hop_length) // 2
-        # Derived from the arguments, so not saved in checkpoints; they follow .to(device).
-        self.register_buffer("window", torch.hann_window(win_length), persistent=False)
-        fbank = mel_filterbank(sample_rate, n_fft, n_mels, f_min, f_max)  # (n_mels, n_fft//2+1)
+        # Derived from the arguments, so not saved in checkpoints; they follow .to(device), and
+        # are kept in the working precision (rebuilt per call only if someone casts them).
+        dtype = torch.float64 if double_precision else torch.float32
+        self.register_buffer("window", torch.hann_window(win_length, dtype=dtype), persistent=False)
+        fbank = mel_filterbank(sample_rate, n_fft, n_mels, f_min, f_max, dtype=dtype)  # (M, K)
         self.register_buffer("mel_fbank", fbank, persistent=False)
 
     def frames(self, num_samples: int) -> int:
