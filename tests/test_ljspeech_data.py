@@ -130,6 +130,8 @@ def test_bad_items_are_left_out_and_written(corpus, tmp_path, capsys):
     assert len(spec.dataset) == 35
     assert "5 bad" in capsys.readouterr().out
     assert len(_epoch(spec, 0)) == 35 // 4
+    other_rank = vocoder_data_spec(_cfg(root, val_fraction=0.0), "train", 1, 2, tmp_path / "r1", 0)
+    assert len(other_rank.dataset) == 35 and not (tmp_path / "r1").exists()  # rank 0 writes
 
 
 def test_segments_are_a_function_of_seed_epoch_index(corpus):

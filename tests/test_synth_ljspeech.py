@@ -6,11 +6,13 @@ import csv
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
+import seqlab
 from seqlab.data.ljspeech import read_metadata, scan_ljspeech
 from seqlab.data.synth_ljspeech import build_ljspeech_corpus, raw_text
 
@@ -100,3 +102,17 @@ def test_cli_layout_ljspeech(tmp_path):
     assert done.returncode == 0, done.stderr
     assert json.loads((out / "corpus.json").read_text())["layout"] == "ljspeech"
     assert len(read_metadata(out)) >= 1
+
+
+def test_data_spec_builds_the_builtin_corpus_when_missing(tmp_path, monkeypatch):
+    from omegaconf import OmegaConf
+
+    from seqlab.data.ljspeech import vocoder_data_spec
+
+    monkeypatch.setenv("SEQLAB_CACHE_DIR", str(tmp_path / "cache"))
+    cfg = OmegaConf.load(Path(seqlab.__file__).parent / "configs/data/synth_ljspeech.yaml")
+    cfg.root, cfg.corpus_hours, cfg.batch_size = str(tmp_path / "built"), 0.002, 2
+    spec = vocoder_data_spec(cfg, "train", 0, 1, tmp_path / "run", seed=0)
+    assert (tmp_path / "built" / "corpus.json").is_file()
+    batch = spec.collate_fn([spec.dataset[pair] for pair in next(iter(spec.batch_sampler))])
+    assert batch["audio"].shape == (2, 8192) and not (tmp_path / "run").exists()  # no bad items

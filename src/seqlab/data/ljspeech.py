@@ -208,7 +208,8 @@ def vocoder_data_spec(data_cfg, split: str, rank: int, world_size: int, run_dir,
         data_cfg: the ``data`` config block.
         split: ``"train"`` or ``"val"``.
         rank, world_size: this process's DDP rank and the number of processes.
-        run_dir: the run directory (bad items go to ``<run_dir>/bad_items.jsonl``); None: not written.
+        run_dir: the run directory (rank 0 appends bad items to ``<run_dir>/bad_items.jsonl``);
+            None: not written.
         seed: the run's seed (batch order and crops follow from it and the epoch).
 
     Returns:
@@ -231,7 +232,10 @@ def vocoder_data_spec(data_cfg, split: str, rank: int, world_size: int, run_dir,
     index = index_audio(
         items,
         cache_path=_cache_path(data_cfg, split, verify),
-        bad_items_path=Path(run_dir) / "bad_items.jsonl" if run_dir is not None else None,
+        # Every rank indexes the same files; one writes the list, so each bad item is there once.
+        bad_items_path=Path(run_dir) / "bad_items.jsonl"
+        if run_dir is not None and rank == 0
+        else None,
         min_seconds=float(data_cfg.get("min_seconds", 0.0) or 0.0),
         verify_audio=verify,
     )
