@@ -169,6 +169,7 @@ def build_index(
     max_duration: float | None = None,
     workers: int = 8,
     verify_audio: bool = False,
+    normalize: Callable[[str], str] = normalize_text,
 ) -> IndexResult:
     """Check every item, read durations (through the cache) and return the good ones.
 
@@ -182,6 +183,7 @@ def build_index(
         max_duration: leave out items longer than this many seconds; None keeps all.
         workers: threads reading headers (I/O bound, so more threads than cores is fine).
         verify_audio: decode every file fully to catch truncated or silent audio (slow).
+        normalize: transcript normalisation (the vocabulary's; English ``normalize_text`` by default).
 
     Returns:
         :class:`IndexResult` with ``utterances`` (input order), ``bad`` and ``summary``.
@@ -249,7 +251,7 @@ def build_index(
             continue
         seen_ids.add(item.id)
         duration = header.frames / header.sample_rate
-        text = normalize_text(item.raw_text or "")
+        text = normalize(item.raw_text or "")
         if not text:
             reject("empty_transcript", f"transcript {item.raw_text!r} is empty after normalisation")
             continue

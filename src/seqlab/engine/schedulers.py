@@ -6,6 +6,8 @@ Both are ``LambdaLR`` subclasses: stepped once per optimizer step, state saved b
 
 from __future__ import annotations
 
+import math
+
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
@@ -18,11 +20,20 @@ class WarmupLinearDecay(LambdaLR):
         optimizer: the optimizer whose lr (the "base lr") is scaled.
         warmup_steps: optimizer steps of linear warmup from 0.
         total_steps: optimizer steps of the whole run ("auto" in the config: the engine fills it).
+        warmup_ratio: if given, ``warmup_steps = ceil(warmup_ratio * total_steps)`` instead (the
+            Hugging Face Trainer's ``warmup_ratio``).
     """
 
     def __init__(
-        self, optimizer: Optimizer, warmup_steps: int, total_steps: int, last_epoch: int = -1
+        self,
+        optimizer: Optimizer,
+        warmup_steps: int = 0,
+        total_steps: int = 1,
+        last_epoch: int = -1,
+        warmup_ratio: float | None = None,
     ):
+        if warmup_ratio is not None:
+            warmup_steps = math.ceil(float(warmup_ratio) * int(total_steps))
         if not 0 <= warmup_steps <= total_steps:
             raise ValueError(
                 f"WarmupLinearDecay needs 0 <= warmup_steps <= total_steps, got {warmup_steps} and "

@@ -25,6 +25,7 @@ from seqlab.data.librispeech import scan_librispeech
 from seqlab.data.manifest import scan_manifest
 from seqlab.engine.task import DataSpec
 from seqlab.metrics.asr import corpus_wer_cer, utterance_scores
+from seqlab.text.normalize import normalize_text
 from seqlab.text.vocab import build_vocab, load_vocab
 
 
@@ -49,6 +50,10 @@ class CTCRecognizer(nn.Module):
             feats, frame_lengths = self.augment.apply_spec(feats, frame_lengths)
         return self.encoder(feats, frame_lengths)
 
+    def output_lengths(self, sample_lengths: torch.Tensor) -> torch.Tensor:
+        """Output frames (CTC time steps) of ``(B,)`` sample counts."""
+        return self.encoder.output_lengths(self.features.frame_lengths(sample_lengths))
+
 
 def _cache_dir() -> Path:
     return Path(os.environ.get("SEQLAB_CACHE_DIR", "~/.cache/seqlab")).expanduser()
@@ -70,6 +75,14 @@ class ASRTask:
 
             vocab_dir = resolve_checkpoint(cfg.trainer.resume_from)
         self.vocab = self._vocab(vocab_dir)
+        self.model = self._build_model(vocab_dir)
+        self.ctc_loss = nn.CTCLoss(blank=self.vocab.blank_id, reduction="sum", zero_infinity=True)
+        self._decoder = None  # built from cfg.decoder on first use (an LM loads only then)
+        self.keep_log_probs = False  # seqlab eval sets it to decode one forward pass several ways
+
+    def _build_model(self, vocab_dir) -> nn.Module:
+        """The recognizer of ``cfg.model``: log-mel + augmentations + encoder."""
+        cfg = self.cfg
         features = LogMelSpectrogram(
             sample_rate=self.sample_rate, **OmegaConf.to_container(cfg.features)
         )
@@ -80,10 +93,7 @@ class ASRTask:
         encoder = instantiate(
             cfg.model, n_mels=int(cfg.features.n_mels), vocab_size=len(self.vocab)
         )
-        self.model = CTCRecognizer(features, augment, encoder)
-        self.ctc_loss = nn.CTCLoss(blank=self.vocab.blank_id, reduction="sum", zero_infinity=True)
-        self._decoder = None  # built from cfg.decoder on first use (an LM loads only then)
-        self.keep_log_probs = False  # seqlab eval sets it to decode one forward pass several ways
+        return CTCRecognizer(features, augment, encoder)
 
     # ---- the engine's contract -------------------------------------------------------------
     def models(self) -> dict[str, nn.Module]:
@@ -113,11 +123,10 @@ class ASRTask:
     def training_step(self, batch: dict) -> dict:
         """CTC loss per target token; ``n_units`` lets the engine normalise over the accumulation window."""
         log_probs, out_lengths = self.model(batch["audio"], batch["audio_lengths"])  # (B, T', V)
-        loss_sum = self._ctc(log_probs, out_lengths, batch)
-        n_tokens = batch["token_lengths"].sum()
+        loss, n_units = self._train_loss(log_probs, out_lengths, batch)
         return {
-            "loss": loss_sum / n_tokens.clamp(min=1),
-            "n_units": int(n_tokens),
+            "loss": loss,
+            "n_units": n_units,
             "n_seconds": float(batch["audio_lengths"].sum()) / self.sample_rate,
             "padding_fraction": float(batch["padding_fraction"]),
         }
@@ -210,6 +219,11 @@ class ASRTask:
         return ASRModel(self, device=device)
 
     # ---- internals -----------------------------------------------------------------------------
+    def _train_loss(self, log_probs, out_lengths, batch) -> tuple[torch.Tensor, int]:
+        """CTC loss per target token of the micro-batch, and its number of target tokens."""
+        n_tokens = batch["token_lengths"].sum()
+        return self._ctc(log_probs, out_lengths, batch) / n_tokens.clamp(min=1), int(n_tokens)
+
     def _ctc(self, log_probs, out_lengths, batch) -> torch.Tensor:
         return self.ctc_loss(
             log_probs.float().transpose(0, 1),  # (T', B, V) as CTCLoss wants
@@ -247,7 +261,29 @@ class ASRTask:
                 path = Path(name)
                 items.extend(scan_manifest(path if path.is_absolute() else Path(data.root) / path))
             return items
-        raise ValueError(f"data.format must be 'librispeech' or 'manifest', got '{data.format}'")
+        if data.format in ("openslr", "commonvoice"):
+            from seqlab.data.tsv_corpora import scan_commonvoice, scan_openslr
+
+            scan = scan_openslr if data.format == "openslr" else scan_commonvoice
+            return [item for name in subsets for item in scan(data.root, name)]
+        if data.format == "hf_disk":
+            from seqlab.data.hf_disk import scan_hf_disk
+
+            return [
+                item
+                for name in subsets
+                for item in scan_hf_disk(
+                    data.root,
+                    name,
+                    audio_column=data.get("audio_column", "audio"),
+                    text_column=data.get("text_column"),
+                    cache_dir=_cache_dir() / "hf_disk",
+                )
+            ]
+        raise ValueError(
+            "data.format must be 'librispeech', 'manifest', 'openslr', 'commonvoice' or 'hf_disk', "
+            f"got '{data.format}'"
+        )
 
     def _fingerprint(self, split: str, *extra) -> str:
         data = self.cfg.data
@@ -260,9 +296,8 @@ class ASRTask:
 
     def _min_frames(self, duration: float) -> int:
         """Output frames of the model for ``duration`` seconds of audio (to find items too short for CTC)."""
-        recognizer = self._recognizer()
         samples = torch.tensor([int(duration * self.sample_rate)])
-        return int(recognizer.encoder.output_lengths(recognizer.features.frame_lengths(samples))[0])
+        return int(self._recognizer().output_lengths(samples)[0])
 
     @torch.no_grad()
     def _set_global_stats(self, dataset: ASRDataset, max_items: int = 500, batch: int = 16) -> None:
@@ -294,8 +329,10 @@ class ASRTask:
             cache_path=_cache_dir() / "index" / f"{self._fingerprint(split)}.jsonl",
             vocab=self.vocab,
             min_frames_fn=self._min_frames,
+            normalize=getattr(self.vocab, "normalize", normalize_text),  # the vocabulary's rules
             bad_items_path=(Path(run_dir) / "bad_items.jsonl") if run_dir is not None else None,
             max_duration=self.cfg.data.get("max_duration"),
+            verify_audio=bool(self.cfg.data.get("verify_audio", False)),
         )
         return index.utterances if hasattr(index, "utterances") else index
 
@@ -325,5 +362,6 @@ class ASRTask:
             seed=int(self.cfg.seed),
             num_replicas=world_size,
             rank=rank,
+            max_batch_size=self.cfg.data.get("max_batch_size"),
         )
         return DataSpec(dataset=dataset, batch_sampler=sampler, collate_fn=collate_asr)

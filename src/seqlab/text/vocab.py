@@ -218,6 +218,10 @@ def load_vocab(directory: str | Path) -> Vocab:
         return CharVocab.load(directory)
     if kind == SentencePieceVocab.kind:
         return SentencePieceVocab.load(directory)
+    if kind == "script_char":  # any script (seqlab/text/script_vocab.py)
+        from seqlab.text.script_vocab import ScriptCharVocab
+
+        return ScriptCharVocab.load(directory)
     raise ValueError(f"{Path(directory) / VOCAB_FILE}: unknown vocabulary kind {kind!r}")
 
 

@@ -1,0 +1,136 @@
+"""Fine-tuning pretrained Hugging Face CTC models (wav2vec2-BERT, wav2vec2) through seqlab's engine.
+
+The data path is :class:`seqlab.tasks.asr.ASRTask`'s (index with bad items, duration buckets,
+padding to the longest item); this task only changes what differs for a pretrained model:
+
+- the vocabulary: every character of the training transcripts, in any script
+  (:class:`seqlab.text.script_vocab.ScriptCharVocab`, normalised by ``data.text``);
+- the model: :func:`seqlab.models.asr.hf_ctc.build_hf_ctc` (``from_pretrained``; the front end runs
+  on the device in batch);
+- the training loss: ``model.ctc_loss_reduction`` as Hugging Face defines it (``mean``: each
+  utterance's loss over its target length, averaged over utterances; ``sum``: summed);
+- the checkpoint: ``hf_config/`` (model, feature extractor and tokenizer configs, no weights)
+  next to the weights, so eval, transcribe and ``seqlab export --hf`` need nothing else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from seqlab.engine.task import DataSpec
+from seqlab.tasks.asr import ASRTask
+from seqlab.text.script_normalize import ScriptNormalizer
+from seqlab.text.script_vocab import ScriptCharVocab
+from seqlab.text.vocab import load_vocab
+
+HF_CONFIG_DIR = "hf_config"
+
+
+class HFCTCTask(ASRTask):
+    """CTC fine-tuning of a Hugging Face speech model (see the module docstring).
+
+    Args:
+        cfg: the resolved experiment config.
+        vocab_dir: a checkpoint directory: its vocabulary and ``hf_config/`` are used, and the
+            pretrained weights are not loaded (the checkpoint's replace them).
+    """
+
+    def __init__(self, cfg: DictConfig, vocab_dir: str | Path | None = None):
+        self._built_from: Path | None = None
+        _ensure_builtin_corpus(cfg.data)
+        super().__init__(cfg, vocab_dir)
+        reduction = str(cfg.model.get("ctc_loss_reduction", "mean"))
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"model.ctc_loss_reduction is {reduction!r}; use mean or sum")
+        self.reduction = reduction
+        self.zero_infinity = bool(cfg.model.get("ctc_zero_infinity", False))
+        # validation loss stays per target token (comparable across models and reductions)
+        self.ctc_loss = nn.CTCLoss(
+            blank=self.vocab.blank_id, reduction="sum", zero_infinity=self.zero_infinity
+        )
+
+    # ---- hooks of ASRTask ----------------------------------------------------------------------
+    def _vocab(self, vocab_dir):
+        if vocab_dir is not None and (Path(vocab_dir) / "vocab.json").is_file():
+            return load_vocab(vocab_dir)
+        settings = OmegaConf.to_container(self.cfg.data.get("text") or {}, resolve=True)
+        normalizer = ScriptNormalizer(**settings)
+        return ScriptCharVocab.from_texts(
+            (text for _, _, text, _ in self._scan("train")), normalizer
+        )
+
+    def _build_model(self, vocab_dir) -> nn.Module:
+        from seqlab.models.asr.hf_ctc import build_hf_ctc
+
+        saved = Path(vocab_dir) / HF_CONFIG_DIR if vocab_dir is not None else None
+        saved = saved if saved is not None and (saved / "config.json").is_file() else None
+        model, self.feature_extractor = build_hf_ctc(self.cfg.model, self.vocab, saved)
+        rate = int(self.feature_extractor.sampling_rate)
+        if rate != self.sample_rate:
+            raise ValueError(
+                f"data.sample_rate is {self.sample_rate} but the model's feature extractor expects "
+                f"{rate} Hz; set data.sample_rate={rate} (audio is resampled on load)"
+            )
+        return model
+
+    def _train_loss(self, log_probs, out_lengths, batch) -> tuple[torch.Tensor, int]:
+        """``mean``: mean over utterances of loss / target length (n_units = utterances);
+        ``sum``: summed over utterances (n_units = 1 per micro-batch, as the Trainer averages)."""
+        per_item = nn.functional.ctc_loss(
+            log_probs.float().transpose(0, 1),  # (T', B, V)
+            batch["tokens"],
+            out_lengths,
+            batch["token_lengths"],
+            blank=self.vocab.blank_id,
+            reduction="none",
+            zero_infinity=self.zero_infinity,
+        )  # (B,)
+        if self.reduction == "mean":
+            return (per_item / batch["token_lengths"].clamp(min=1)).mean(), int(per_item.numel())
+        return per_item.sum(), 1
+
+    # ---- the engine's contract -------------------------------------------------------------
+    def optimizer_params(self, name: str):
+        """The trainable parameters (a frozen feature encoder is left out)."""
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def train_data(self, rank: int, world_size: int, run_dir: Path) -> DataSpec:
+        """Bucketed, shuffled batches of the training subsets (bad items reported in the run dir)."""
+        return self._data_spec("train", rank, world_size, run_dir, shuffle=True)
+
+    def save_artifacts(self, directory: Path) -> None:
+        """The vocabulary and ``hf_config/`` (configs and tokenizer, not the weights)."""
+        from seqlab.models.asr.hf_ctc import save_hf_config
+
+        self.vocab.save(directory)
+        save_hf_config(
+            self._recognizer(), self.feature_extractor, self.vocab, Path(directory) / HF_CONFIG_DIR
+        )
+
+    def export_hf(self, directory: str | Path) -> Path:
+        """Write a plain Hugging Face model directory (see ``seqlab export --hf``)."""
+        from seqlab.models.asr.hf_ctc import export_hf
+
+        return export_hf(
+            self._recognizer(), self.feature_extractor, self.vocab, self.cfg.model, Path(directory)
+        )
+
+
+def _ensure_builtin_corpus(data: DictConfig) -> None:
+    """Build the built-in non-English corpus at ``data.root`` when the config asks for it and it is missing."""
+    builtin = data.get("builtin")
+    if not builtin or (Path(data.root) / "corpus.json").is_file():
+        return
+    from seqlab.data.synth_speech_lang import build_lang_corpus
+
+    print(f"[seqlab] building the built-in {builtin.language} corpus in {data.root} ...")
+    build_lang_corpus(
+        data.root,
+        language=str(builtin.language),
+        hours=float(builtin.hours),
+        seed=int(builtin.seed),
+    )

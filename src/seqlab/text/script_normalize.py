@@ -1,0 +1,119 @@
+"""Transcript normalisation for any script (Devanagari, Cyrillic, Latin with diacritics...).
+
+:func:`seqlab.text.normalize.normalize_text` is the English recipe: it strips combining marks,
+which would destroy Devanagari (the virama ``्`` is one) and Cyrillic (``й`` is ``и`` + breve).
+:class:`ScriptNormalizer` keeps every letter and mark of the script, in this order:
+
+1. ``hook`` (optional): a user function ``str -> str`` named ``"package.module:function"``, run
+   first (e.g. a Nepali number speller; num2words has no Nepali).
+2. Unicode NFC (composed letters, one code point where the script has one).
+3. Lowercase, where the script has case (``str.lower`` leaves caseless scripts unchanged).
+4. Numbers: runs of decimal digits of any script (``123``, ``१२३``) are spelled out with
+   ``num2words(n, lang=language)`` when ``numbers="num2words"`` and num2words knows the language;
+   otherwise they stay (and a vocabulary built from such text then holds digits).
+5. Hyphens, dashes and slashes become spaces; punctuation (Unicode category P*: ``, . ? ! « » ।``)
+   is dropped, except an apostrophe between two letters when ``keep_apostrophe``; a dropped mark
+   leaves a space.
+6. Whitespace runs collapse to one space, ends are trimmed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+_APOSTROPHES = str.maketrans({c: "'" for c in "\u2019\u2018\u02bc\u2032`\u00b4"})
+_SEPARATORS = re.compile(r"[-\u2010\u2011\u2012\u2013\u2014\u2212/\\]")
+_WHITESPACE = re.compile(r"\s+")
+_DIGITS = re.compile(r"\d+")  # \d on str patterns: every Unicode decimal digit (Nd)
+
+
+def _load_hook(spec: str) -> Callable[[str], str]:
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(
+            f"text normalisation hook {spec!r} must be 'package.module:function' (a function "
+            "str -> str, e.g. 'mypackage.nepali:spell_numbers')"
+        )
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as err:
+        raise ValueError(f"cannot import the text normalisation hook {spec!r}: {err}") from err
+
+
+@dataclass
+class ScriptNormalizer:
+    """Script-agnostic transcript normalisation (see the module docstring); picklable, saved as a dict.
+
+    Attributes:
+        language: ISO code for num2words (``ru``, ``de``, ``hi``...); None = leave digits alone.
+        lowercase: lowercase letters that have case.
+        numbers: ``num2words`` (spell digit runs out in ``language``) or ``keep``.
+        keep_apostrophe: keep word-internal apostrophes (``don't``, ``l'eau``).
+        hook: ``"package.module:function"`` run before everything else, or None.
+    """
+
+    language: str | None = None
+    lowercase: bool = True
+    numbers: str = "num2words"
+    keep_apostrophe: bool = True
+    hook: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.numbers not in ("num2words", "keep"):
+            raise ValueError(f"numbers must be 'num2words' or 'keep', got {self.numbers!r}")
+        self._hook = _load_hook(self.hook) if self.hook else None
+        self._spell = None
+        if self.numbers == "num2words" and self.language:
+            from num2words import CONVERTER_CLASSES, num2words
+
+            lang = self.language.replace("-", "_")
+            if lang not in CONVERTER_CLASSES and lang.split("_")[0] in CONVERTER_CLASSES:
+                lang = lang.split("_")[0]
+            if lang in CONVERTER_CLASSES:
+                self._spell = lambda n, lang=lang: num2words(n, lang=lang)
+
+    @property
+    def spells_numbers(self) -> bool:
+        """True when digit runs are spelled out (num2words knows ``language``)."""
+        return self._spell is not None
+
+    def to_dict(self) -> dict:
+        """The settings, as saved next to a vocabulary."""
+        return asdict(self)
+
+    def __call__(self, text: str) -> str:
+        """Normalise one transcript.
+
+        Args:
+            text: raw transcript.
+
+        Returns:
+            the normalised transcript (may be empty).
+        """
+        if self._hook is not None:
+            text = self._hook(text)
+        text = unicodedata.normalize("NFC", text)
+        if self.lowercase:
+            text = text.lower()
+        text = text.translate(_APOSTROPHES)
+        if self._spell is not None:
+            text = _DIGITS.sub(lambda m: f" {self._spell(int(m.group()))} ", text)
+            if self.lowercase:
+                text = text.lower()
+        text = _SEPARATORS.sub(" ", text)
+        kept: list[str] = []
+        for i, ch in enumerate(text):
+            if ch == "'":
+                before = text[i - 1] if i > 0 else ""
+                after = text[i + 1] if i + 1 < len(text) else ""
+                if self.keep_apostrophe and before.isalnum() and after.isalnum():
+                    kept.append(ch)
+                else:
+                    kept.append(" ")
+                continue
+            kept.append(" " if unicodedata.category(ch).startswith("P") else ch)
+        return _WHITESPACE.sub(" ", "".join(kept)).strip()
