@@ -7,9 +7,11 @@
     seqlab transcribe CHECKPOINT AUDIO... [--decoder beam --beam-size 5 --lm PATH] [--json]
     seqlab tune-decoder CHECKPOINT --lm PATH      grid-search alpha/beta on the dev split
     seqlab lm build-ngram TEXT --order 3 --out lm.arpa
+    seqlab export CHECKPOINT --hf DIR             a fine-tuned HF speech model as a plain HF directory
     seqlab average CKPT CKPT... --out DIR         average checkpoints into one that decodes like any other
     seqlab translate CHECKPOINT [--beam-size N] < src.txt > hyp.txt
     seqlab data synth-speech OUT [--hours H] [--seed S]
+    seqlab data synth-speech OUT --language ru       Russian speech, OpenSLR TSV layout (HF fine-tuning)
     seqlab data synth-speech OUT --layout ljspeech   one voice, 22,050 Hz, LJSpeech layout (vocoders)
     seqlab data synth-mt OUT [--pairs N] [--seed S]   the built-in German->English corpus
     seqlab demo                                   corpus, train asr_conformer, n-gram LM, test WER/CER
@@ -107,6 +109,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def train(experiment: str, overrides: list[str]) -> dict:
     """Compose ``experiment`` with ``overrides``, build its task and run the engine. Returns fit's summary."""
+    from hydra.errors import InstantiationException
     from hydra.utils import instantiate
 
     from seqlab.config import compose_experiment
@@ -115,7 +118,12 @@ def train(experiment: str, overrides: list[str]) -> dict:
 
     cfg = compose_experiment(experiment, overrides)
     seed_everything(int(cfg.seed), bool(cfg.trainer.deterministic))  # before the model is built
-    task = instantiate(cfg.task, cfg=cfg, _recursive_=False)
+    try:
+        task = instantiate(cfg.task, cfg=cfg, _recursive_=False)
+    except InstantiationException as err:
+        if isinstance(err.__cause__, ConfigError):  # the task's message, not Hydra's wrapping
+            raise err.__cause__ from None
+        raise
     # run_dir=None: the engine makes the run directory on rank 0 (or reuses the one that owns
     # trainer.resume_from) and shares it with every rank
     return fit(cfg, task, None, overrides=overrides)
@@ -240,6 +248,23 @@ def cmd_average(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a checkpoint of a Hugging Face model task as a plain Hugging Face directory."""
+    from seqlab.inference import load_task
+
+    try:
+        task, ckpt = load_task(args.checkpoint)
+    except (ConfigError, FileNotFoundError, ValueError) as err:
+        return _print_config_error(err)
+    if not hasattr(task, "export_hf"):
+        return _print_config_error(
+            ValueError(f"{ckpt} is not a checkpoint of a Hugging Face model task (asr_w2v2bert...)")
+        )
+    out = task.export_hf(args.hf)
+    print(f"wrote {out} (transformers.AutoModelForCTC / AutoProcessor.from_pretrained load it)")
+    return 0
+
+
 def cmd_lm(args: argparse.Namespace) -> int:
     if args.lm_command == "build-ngram":
         from seqlab.lm.kneser_ney import build_arpa
@@ -268,6 +293,13 @@ def cmd_data(args: argparse.Namespace) -> int:
         hours = 0.3 if args.hours is None else args.hours
         summary = build_ljspeech_corpus(args.out, hours=hours, seed=args.seed, workers=args.workers)
         print(json.dumps(summary, indent=2, default=str))
+        return 0
+    if args.data_command == "synth-speech" and args.language != "en":
+        from seqlab.data.synth_speech_lang import build_lang_corpus
+
+        hours = 0.3 if args.hours is None else args.hours
+        summary = build_lang_corpus(args.out, language=args.language, hours=hours, seed=args.seed)
+        print(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
         return 0
     if args.data_command == "synth-speech" and args.hours is None:
         args.hours = 2.5  # the LibriSpeech layout's default (--layout ljspeech: 0.3)
@@ -513,6 +545,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="the new checkpoint directory")
     p.set_defaults(func=cmd_average)
 
+    p = sub.add_parser("export", help="write a fine-tuned HF model as a plain HF directory")
+    p.add_argument("checkpoint", help="run/checkpoints/best (or last, step-N, or a run directory)")
+    p.add_argument("--hf", required=True, help="output directory (transformers loads it alone)")
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("lm", help="language models for decoding")
     lm_sub = p.add_subparsers(dest="lm_command", required=True)
     q = lm_sub.add_parser(
@@ -549,6 +586,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--layout", choices=("librispeech", "ljspeech"), default="librispeech",
         help="librispeech: many voices, 16 kHz FLAC, train/dev/test (ASR); ljspeech: one voice, "
         "22,050 Hz WAV, metadata.csv + wavs/ (vocoders)",
+    )  # fmt: skip
+    q.add_argument(
+        "--language", default="en",
+        help="en (default): the English corpus; ru: Russian speech in the OpenSLR TSV layout "
+        "(train/dev/test.tsv + data/<xx>/<utt>.flac, 0.3 h by default) for HF fine-tuning",
     )  # fmt: skip
     q = data_sub.add_parser("synth-mt", help="German->English parallel corpus (homework layout)")
     q.add_argument("out", help="output directory")
