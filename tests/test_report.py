@@ -193,7 +193,7 @@ def mt_run(tmp_path_factory):
     assert main([*argv, "--test-pairs", "40", "--seed", "3"]) == 0
     overrides = [f"data.root={root / 'corpus'}", "model.d_model=32", "model.nhead=2",
                  "model.dim_feedforward=64", "model.num_encoder_layers=1",
-                 "model.num_decoder_layers=1", "data.max_batch_tokens=600", "trainer.n_epochs=2",
+                 "model.num_decoder_layers=1", "data.max_batch_tokens=600", "trainer.n_epochs=2", "trainer.max_steps=6", "trainer.log_every_n_steps=2",
                  "lr_scheduler.warmup_steps=2", "trainer.precision=fp32", "writer=jsonl",
                  f"trainer.runs_root={root / 'runs'}", "trainer.run_name=tiny"]  # fmt: skip
     assert main(["train", "mt_transformer", *overrides]) == 0

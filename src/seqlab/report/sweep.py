@@ -44,9 +44,8 @@ def parse_grid(overrides: list[str]) -> tuple[list[tuple[str, list[str]]], list[
     axes, fixed = [], []
     for text, override in zip(overrides, parsed, strict=True):
         if override.is_sweep_override():
-            prefix = "+" if override.is_add() else ""
-            values = list(override.sweep_string_iterator())
-            axes.append((prefix + override.get_key_element(), values))
+            # the key element keeps Hydra's prefix (+key, ++key)
+            axes.append((override.get_key_element(), list(override.sweep_string_iterator())))
         else:
             fixed.append(text)
     return axes, fixed
@@ -133,19 +132,22 @@ def run_sweep(
         )
     if max_steps is not None:
         fixed.append(f"trainer.max_steps={int(max_steps)}")
-    if train_fraction is not None:
-        fixed.append(f"data.train_fraction={float(train_fraction)}")
     first = [f"{key}={values[0]}" for key, values in axes]
     cfg = compose_base(base, [*fixed, *first])  # fails early on a bad key, before any training
-    if train_fraction is not None and "train_fraction" not in (cfg.get("data") or {}):
-        raise ConfigError(
-            f"--train-fraction: the data config of '{base}' has no data.train_fraction key, so "
-            "this task cannot train on a fraction of its data (ASR, translation and LM data configs "
-            "have it); leave --train-fraction out"
-        )
+    if train_fraction is not None:
+        if "train_fraction" not in (cfg.get("data") or {}):
+            raise ConfigError(
+                f"--train-fraction: the data config of '{base}' has no data.train_fraction key, so "
+                "this task cannot train on a fraction of its data (ASR, translation and LM data "
+                "configs have it); leave --train-fraction out"
+            )
+        fixed.append(f"data.train_fraction={float(train_fraction)}")
+        cfg = compose_base(base, [*fixed, *first])
     experiment = str(cfg.get("experiment_name") or "default")
     runs_root = Path(str(cfg.trainer.get("runs_root") or "runs"))
-    grid = {"base": base, "axes": axes, "fixed": fixed}
+    grid = json.loads(
+        json.dumps({"base": base, "axes": axes, "fixed": fixed})
+    )  # as sweep.json has it
     digest = hashlib.sha1(json.dumps(grid, sort_keys=True).encode()).hexdigest()[:8]
     name = name or "sweep-" + "+".join(k.lstrip("+") for k, _ in axes)[:60] + f"-{digest}"
     sweep_dir = runs_root / experiment / name
