@@ -81,26 +81,46 @@ def test_overrides_on_a_saved_config(tmp_path):
         apply_overrides(saved, ["model=nope"])
 
 
-def _data_kind(keys) -> str:
-    """Audio corpora have a sample rate, parallel text a source language, plain text neither."""
-    return "audio" if "sample_rate" in keys else "parallel" if "src_lang" in keys else "text"
+def _kind(group: str, config) -> str:
+    """Which options can stand in for each other: data of the same kind (vocoder segments,
+    speech, parallel text, plain text), models of the same family (the package of _target_),
+    optimizers/schedulers of the same shape (one config, or a mapping of named ones)."""
+    keys = set(config.keys())
+    if group == "data":
+        if "segment_size" in keys:
+            return "vocoder"
+        return "audio" if "sample_rate" in keys else "parallel" if "src_lang" in keys else "text"
+    if group == "model":
+        return str(config.get("_target_", "")).rsplit(".", 2)[0]
+    if group in ("optimizer", "lr_scheduler"):
+        return "single" if "_target_" in keys or not keys else "named"
+    return ""
 
 
 @pytest.mark.parametrize(
-    "experiment", ["asr_bilstm", "asr_conformer", "lm_gpt2_small", "mt_lstm", "mt_transformer"]
+    "experiment",
+    [
+        "asr_bilstm",
+        "asr_conformer",
+        "lm_gpt2_small",
+        "mt_lstm",
+        "mt_transformer",
+        "vocoder_hifigan_v1",
+        "vocoder_demo",
+    ],
 )
 def test_swapping_a_group_leaves_no_keys_of_the_old_option(experiment):
     """An experiment's own keys must exist in every option of their group (else e.g.
-    `lr_scheduler=plateau` would receive OneCycle's max_lr and crash). Data options only stand in
-    for options of the same kind (audio, parallel text, plain text)."""
-    base = compose_experiment(experiment)
+    `lr_scheduler=plateau` would receive OneCycle's max_lr and crash). Options only stand in for
+    options of the same kind (see _kind)."""
+    base = compose_experiment(experiment, ["data.root=/corpus"])  # some data options require it
     for group in ("model", "optimizer", "lr_scheduler", "augment", "writer", "data"):
-        if group not in base:  # e.g. a language model has no augmentations
+        if group not in base or base[group] is None:  # e.g. a language model has no augmentations
             continue
         for option in list_group_options(group):
-            option_keys = set(load_group_option(group, option).keys())
-            if group == "data" and _data_kind(base.data) != _data_kind(option_keys):
+            option_cfg = load_group_option(group, option)
+            option_keys = set(option_cfg.keys())
+            if _kind(group, base[group]) != _kind(group, option_cfg):
                 continue
-            extra = ["data.root=/corpus"] if group == "data" else []
-            cfg = compose_experiment(experiment, [f"{group}={option}", *extra])
+            cfg = compose_experiment(experiment, [f"{group}={option}", "data.root=/corpus"])
             assert set(cfg[group].keys()) == option_keys, (group, option)

@@ -8,8 +8,10 @@
     seqlab tune-decoder CHECKPOINT --lm PATH      grid-search alpha/beta on the dev split
     seqlab lm build-ngram TEXT --order 3 --out lm.arpa
     seqlab export CHECKPOINT --hf DIR             a fine-tuned HF speech model as a plain HF directory
+    seqlab export CHECKPOINT --hifigan FILE       a vocoder's generator in the official HiFi-GAN layout
     seqlab average CKPT CKPT... --out DIR         average checkpoints into one that decodes like any other
     seqlab translate CHECKPOINT [--beam-size N] < src.txt > hyp.txt
+    seqlab vocode CHECKPOINT INPUT... --out DIR   wav (copy-synthesis) or .npy mel [80, T] -> wav
     seqlab data synth-speech OUT [--hours H] [--seed S]
     seqlab data synth-speech OUT --language ru       Russian speech, OpenSLR TSV layout (HF fine-tuning)
     seqlab data synth-speech OUT --layout ljspeech   one voice, 22,050 Hz, LJSpeech layout (vocoders)
@@ -256,6 +258,14 @@ def cmd_export(args: argparse.Namespace) -> int:
         task, ckpt = load_task(args.checkpoint)
     except (ConfigError, FileNotFoundError, ValueError) as err:
         return _print_config_error(err)
+    if args.hifigan:  # a vocoder checkpoint in the official HiFi-GAN layout
+        if not hasattr(task, "export_official"):
+            return _print_config_error(ValueError(f"{ckpt} is not a HiFi-GAN vocoder checkpoint"))
+        out = task.export_official(args.hifigan)
+        print(f"wrote {out} and {out.parent / 'config.json'} (the official HiFi-GAN layout)")
+        return 0
+    if not args.hf:
+        return _print_config_error(ValueError("give --hf DIR (or --hifigan FILE for a vocoder)"))
     if not hasattr(task, "export_hf"):
         return _print_config_error(
             ValueError(f"{ckpt} is not a checkpoint of a Hugging Face model task (asr_w2v2bert...)")
@@ -356,6 +366,49 @@ def cmd_translate(args: argparse.Namespace) -> int:
         if args.input:
             source.close()
     return 0
+
+
+def cmd_vocode(args: argparse.Namespace) -> int:
+    """Copy-synthesis (wav -> mel -> wav) or mel (.npy) -> wav with a vocoder checkpoint."""
+    import soundfile as sf
+
+    from seqlab.inference import load
+    from seqlab.vocoding import load_official
+
+    try:
+        if args.official_config:  # an official g_XXXXXXXX file and its config JSON
+            vocoder = load_official(args.checkpoint, args.official_config, device=args.device)
+        else:
+            vocoder = load(args.checkpoint, device=args.device)
+    except (ConfigError, FileNotFoundError, KeyError, ValueError) as err:
+        return _print_config_error(err)
+    if not hasattr(vocoder, "vocode"):
+        return _print_config_error(ValueError(f"{args.checkpoint} is not a vocoder checkpoint"))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    good, failed = [], 0
+    for path in args.inputs:  # check every input first: one bad file must not stop the others
+        try:
+            vocoder.as_mel(path)
+            good.append(path)
+        except (FileNotFoundError, ValueError, RuntimeError) as err:
+            failed += 1
+            print(f"seqlab: cannot vocode {path}: {err}", file=sys.stderr)
+    t0 = time.perf_counter()
+    waves = vocoder.vocode(good, batch_size=args.batch_size) if good else []
+    seconds = time.perf_counter() - t0
+    for path, wave in zip(good, waves, strict=True):
+        target = out / (Path(path).stem + ".wav")
+        sf.write(target, wave, vocoder.sample_rate, subtype="PCM_16")
+        print(target)
+    audio = sum(len(w) for w in waves) / vocoder.sample_rate
+    if waves:
+        print(
+            f"vocoded {len(waves)} files, {audio:.1f} s of audio in {seconds:.1f} s "
+            f"({audio / max(seconds, 1e-9):.1f}x real time)",
+            file=sys.stderr,
+        )
+    return 1 if failed else 0
 
 
 def _emit(lines: list[str]) -> None:
@@ -547,7 +600,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="write a fine-tuned HF model as a plain HF directory")
     p.add_argument("checkpoint", help="run/checkpoints/best (or last, step-N, or a run directory)")
-    p.add_argument("--hf", required=True, help="output directory (transformers loads it alone)")
+    p.add_argument("--hf", default=None, help="output directory (transformers loads it alone)")
+    p.add_argument(
+        "--hifigan",
+        default=None,
+        help="vocoders: write the generator as an official HiFi-GAN g_ file (+ config.json)",
+    )
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("lm", help="language models for decoding")
@@ -569,6 +627,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=64, help="sentences translated together")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.set_defaults(func=cmd_translate)
+
+    p = sub.add_parser("vocode", help="wav (copy-synthesis) or .npy mels -> wav with a vocoder")
+    p.add_argument("checkpoint", help="run/checkpoints/best (or a run dir, or an official g_ file)")
+    p.add_argument("inputs", nargs="+", help="wav/flac files, or .npy log-mels [n_mels, frames]")
+    p.add_argument("--out", required=True, help="directory for the generated <name>.wav files")
+    p.add_argument("--batch-size", type=int, default=16, help="inputs vocoded together")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument(
+        "--official-config",
+        default=None,
+        help="CHECKPOINT is an official HiFi-GAN g_ file; this is its config JSON",
+    )
+    p.set_defaults(func=cmd_vocode)
 
     p = sub.add_parser("data", help="build the built-in corpora")
     data_sub = p.add_subparsers(dest="data_command", required=True)

@@ -84,7 +84,11 @@ class Progress:
             rates["units_per_s"] = self._counts["units"] / elapsed
         if seconds is not None:
             rates["audio_s_per_s"] = self._counts["seconds"] / elapsed
-        shown = {**{k: v for k, v in scalars.items() if k == "loss" or k.startswith("lr")}, **rates}
+        # "loss", or one "loss/<optimizer>" per optimizer of a GAN-style task
+        shown = {
+            k: v for k, v in scalars.items() if k.split("/")[0] == "loss" or k.startswith("lr")
+        }
+        shown.update(rates)
         if self._bar is not None:
             self._bar.set_postfix_str(_format(shown), refresh=False)
         elif self.mode == "plain":

@@ -23,21 +23,32 @@ Logits = list[torch.Tensor]  # one (B, N) tensor per sub-discriminator
 FeatureMaps = list[list[torch.Tensor]]  # per sub-discriminator, its layers' outputs
 
 
+def _scaled(channels: int, width: float, multiple_of: int = 1) -> int:
+    """``channels * width`` (the official networks have width 1), a multiple of ``multiple_of``."""
+    scaled = int(round(channels * width))
+    if scaled < multiple_of or scaled % multiple_of:
+        raise ValueError(
+            f"discriminator width {width} gives {scaled} channels for {channels}; use a width that "
+            f"keeps every layer a multiple of {multiple_of} channels (e.g. 1, 0.5, 0.25)"
+        )
+    return scaled
+
+
 class PeriodDiscriminator(nn.Module):
     """Looks at every ``period``-th sample: the wave ``(B, 1, T)`` folded to ``(B, 1, T/p, p)``."""
 
-    def __init__(self, period: int, kernel_size: int = 5, stride: int = 3):
+    def __init__(self, period: int, kernel_size: int = 5, stride: int = 3, width: float = 1.0):
         super().__init__()
         self.period = period
         pad = (same_padding(kernel_size), 0)
-        channels = [1, 32, 128, 512, 1024]
+        channels = [1, *(_scaled(c, width) for c in (32, 128, 512, 1024))]
         convs = [
             nn.Conv2d(c_in, c_out, (kernel_size, 1), (stride, 1), padding=pad)
             for c_in, c_out in zip(channels[:-1], channels[1:], strict=True)
         ]
-        convs.append(nn.Conv2d(1024, 1024, (kernel_size, 1), 1, padding=pad))
+        convs.append(nn.Conv2d(channels[-1], channels[-1], (kernel_size, 1), 1, padding=pad))
         self.convs = nn.ModuleList([weight_norm(c) for c in convs])
-        self.conv_post = weight_norm(nn.Conv2d(1024, 1, (3, 1), 1, padding=(1, 0)))
+        self.conv_post = weight_norm(nn.Conv2d(channels[-1], 1, (3, 1), 1, padding=(1, 0)))
 
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """``(B, 1, T)`` -> logits ``(B, N)`` and the feature map of every layer."""
@@ -57,7 +68,7 @@ class PeriodDiscriminator(nn.Module):
 class ScaleDiscriminator(nn.Module):
     """Strided grouped 1-D convolutions over the wave (or an average-pooled version of it)."""
 
-    def __init__(self, use_spectral_norm: bool = False):
+    def __init__(self, use_spectral_norm: bool = False, width: float = 1.0):
         super().__init__()
         norm = spectral_norm if use_spectral_norm else weight_norm
         # (c_in, c_out, kernel, stride, groups); padding keeps "same" alignment
@@ -70,13 +81,14 @@ class ScaleDiscriminator(nn.Module):
             (1024, 1024, 41, 1, 16),
             (1024, 1024, 5, 1, 1),
         ]
+        w = lambda c: c if c == 1 else _scaled(c, width, multiple_of=16)  # noqa: E731
         self.convs = nn.ModuleList(
             [
-                norm(nn.Conv1d(i, o, k, s, groups=g, padding=(k - 1) // 2))
+                norm(nn.Conv1d(w(i), w(o), k, s, groups=g, padding=(k - 1) // 2))
                 for i, o, k, s, g in layers
             ]
         )
-        self.conv_post = norm(nn.Conv1d(1024, 1, 3, 1, padding=1))
+        self.conv_post = norm(nn.Conv1d(w(1024), 1, 3, 1, padding=1))
 
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """``(B, 1, T)`` -> logits ``(B, N)`` and the feature map of every layer."""
@@ -92,9 +104,9 @@ class ScaleDiscriminator(nn.Module):
 class MultiPeriodDiscriminator(nn.Module):
     """One :class:`PeriodDiscriminator` per period (2, 3, 5, 7, 11 in the paper)."""
 
-    def __init__(self, periods: Sequence[int] = (2, 3, 5, 7, 11)):
+    def __init__(self, periods: Sequence[int] = (2, 3, 5, 7, 11), width: float = 1.0):
         super().__init__()
-        self.discriminators = nn.ModuleList([PeriodDiscriminator(p) for p in periods])
+        self.discriminators = nn.ModuleList([PeriodDiscriminator(p, width=width) for p in periods])
 
     def forward(self, real: torch.Tensor, fake: torch.Tensor):
         """Real and generated waves ``(B, 1, T)`` -> (real logits, fake logits, real feature
@@ -106,10 +118,10 @@ class MultiScaleDiscriminator(nn.Module):
     """Three :class:`ScaleDiscriminator` on the wave, x2 and x4 average-pooled (the first with
     spectral norm, as in the paper)."""
 
-    def __init__(self, n_scales: int = 3):
+    def __init__(self, n_scales: int = 3, width: float = 1.0):
         super().__init__()
         self.discriminators = nn.ModuleList(
-            [ScaleDiscriminator(use_spectral_norm=i == 0) for i in range(n_scales)]
+            [ScaleDiscriminator(use_spectral_norm=i == 0, width=width) for i in range(n_scales)]
         )
         self.meanpools = nn.ModuleList([nn.AvgPool1d(4, 2, padding=2) for _ in range(n_scales - 1)])
 
@@ -135,12 +147,15 @@ def _run_all(discriminators, pools, real, fake, cumulative: bool = False):
 
 class HiFiGANDiscriminator(nn.Module):
     """MPD + MSD in one module (one optimizer, one checkpoint file), as the official training
-    steps them together."""
+    steps them together. ``width`` scales every hidden channel count (1 = the official networks;
+    0.25 makes them ~16x cheaper, for CPU demos)."""
 
-    def __init__(self, periods: Sequence[int] = (2, 3, 5, 7, 11), n_scales: int = 3):
+    def __init__(
+        self, periods: Sequence[int] = (2, 3, 5, 7, 11), n_scales: int = 3, width: float = 1.0
+    ):
         super().__init__()
-        self.mpd = MultiPeriodDiscriminator(periods)
-        self.msd = MultiScaleDiscriminator(n_scales)
+        self.mpd = MultiPeriodDiscriminator(periods, width)
+        self.msd = MultiScaleDiscriminator(n_scales, width)
 
     def forward(self, real: torch.Tensor, fake: torch.Tensor):
         """Both discriminators' outputs concatenated: (real logits, fake logits, real maps,

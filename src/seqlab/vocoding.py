@@ -1,0 +1,158 @@
+"""Vocoder inference: ``seqlab.load(ckpt).vocode(["a.wav", "b.npy"])`` and ``seqlab vocode``.
+
+A wav/flac input is copy-synthesised (wave -> the training recipe's mel -> generator -> wave); a
+``.npy`` input is a log-mel ``[n_mels, frames]`` (e.g. from an acoustic model) vocoded directly.
+Inputs are batched by length; a padded batch item is padded with silence (the mel floor) and cut
+back to its own ``frames * hop`` samples.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seqlab.audio.hifigan_mel import HiFiGANMel
+
+
+class Vocoder:
+    """A trained HiFi-GAN generator ready for inference.
+
+    Args:
+        generator: a :class:`~seqlab.models.vocoder.hifigan.HiFiGANGenerator` (a copy is
+            fused for inference: weight norm folded, polyphase upsampling; same outputs).
+        mel: the mel module of the training recipe (for wave inputs).
+        sample_rate: output sample rate.
+        device: where to run.
+    """
+
+    def __init__(self, generator, mel: HiFiGANMel, sample_rate: int, device="cpu"):
+        self.device = torch.device(device)
+        self.generator = copy.deepcopy(generator).cpu().fuse_for_inference().to(self.device)
+        self.mel = copy.deepcopy(mel).to(self.device)
+        self.sample_rate = int(sample_rate)
+        self.hop_length = int(self.generator.hop_length)
+        self.n_mels = int(self.generator.n_mels)
+        self.mel_floor = math.log(float(getattr(mel, "log_floor", 1e-5)))
+
+    def mel_of(self, wave: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """A 1-D wave at ``sample_rate`` -> its log-mel ``(n_mels, frames)``."""
+        wave = torch.as_tensor(np.asarray(wave, dtype=np.float32), device=self.device)
+        with torch.inference_mode():
+            return self.mel(wave[None])[0]
+
+    def as_mel(self, item) -> torch.Tensor:
+        """A path (wav/flac, or .npy mel), a 1-D wave or a ``[n_mels, frames]`` array -> the
+        log-mel ``(n_mels, frames)`` on the device; raises naming the input when it is unusable."""
+        if isinstance(item, (str, Path)):
+            path = Path(item)
+            if not path.is_file():
+                raise FileNotFoundError(f"{path}: no such file")
+            if path.suffix == ".npy":
+                item = np.load(path, allow_pickle=False)
+            else:
+                from seqlab.audio.io import load_audio
+
+                return self.mel_of(load_audio(path, self.sample_rate))
+        array = np.asarray(item, dtype=np.float32)
+        if array.ndim == 1:
+            return self.mel_of(array)
+        if array.ndim != 2 or array.shape[0] != self.n_mels:
+            raise ValueError(
+                f"a mel input must have shape [{self.n_mels}, frames], got {list(array.shape)}"
+                + (f" in {item}" if isinstance(item, (str, Path)) else "")
+                + (
+                    " (transposed? use mel.T)"
+                    if array.ndim == 2 and array.shape[1] == self.n_mels
+                    else ""
+                )
+            )
+        return torch.as_tensor(array, device=self.device)
+
+    def vocode(self, inputs, batch_size: int = 16) -> list[np.ndarray]:
+        """Waves (float32 in [-1, 1], 1-D) for wav/flac paths, ``.npy`` mel paths, 1-D waves or
+        ``[n_mels, frames]`` mel arrays, in input order; ``batch_size`` items per forward."""
+        single = not isinstance(inputs, (list, tuple))
+        items = [inputs] if single else list(inputs)
+        mels = [self.as_mel(item) for item in items]
+        order = sorted(range(len(mels)), key=lambda i: mels[i].shape[1])
+        outputs: list[np.ndarray | None] = [None] * len(mels)
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                chunk = order[start : start + batch_size]
+                longest = max(mels[i].shape[1] for i in chunk)
+                batch = torch.full(
+                    (len(chunk), self.n_mels, longest), self.mel_floor, device=self.device
+                )  # (B, n_mels, F): silence after each item's end
+                for row, i in enumerate(chunk):
+                    batch[row, :, : mels[i].shape[1]] = mels[i]
+                waves = self.generator(batch)[:, 0].float().cpu().numpy()  # (B, F * hop)
+                for row, i in enumerate(chunk):
+                    outputs[i] = waves[row, : mels[i].shape[1] * self.hop_length].copy()
+        return outputs[0] if single else outputs
+
+
+def load_official(generator_file: str | Path, config_file: str | Path, device="cpu") -> Vocoder:
+    """A :class:`Vocoder` from the official implementation's ``g_XXXXXXXX`` and its config JSON
+    (``config_v1.json`` ...: generator keys, ``num_mels``, ``n_fft``, ``hop_size``, ``win_size``,
+    ``sampling_rate``, ``fmin``, ``fmax``)."""
+    from seqlab.models.vocoder.hifigan import HiFiGANGenerator
+    from seqlab.models.vocoder.official import load_official_generator
+
+    config_file = Path(config_file)
+    if not config_file.is_file():
+        raise FileNotFoundError(f"{config_file}: no such official HiFi-GAN config JSON")
+    h = json.loads(config_file.read_text())
+    keys = (
+        "resblock",
+        "upsample_rates",
+        "upsample_kernel_sizes",
+        "upsample_initial_channel",
+        "resblock_kernel_sizes",
+        "resblock_dilation_sizes",
+    )
+    missing = [k for k in keys if k not in h]
+    if missing:
+        raise KeyError(f"{config_file} lacks the generator keys {missing}")
+    generator = HiFiGANGenerator(n_mels=int(h.get("num_mels", 80)), **{k: h[k] for k in keys})
+    load_official_generator(generator_file, generator)
+    mel = HiFiGANMel(
+        sample_rate=int(h.get("sampling_rate", 22050)),
+        n_fft=int(h.get("n_fft", 1024)),
+        hop_length=int(h.get("hop_size", 256)),
+        win_length=int(h.get("win_size", 1024)),
+        n_mels=int(h.get("num_mels", 80)),
+        f_min=float(h.get("fmin", 0)),
+        f_max=h.get("fmax", 8000),
+    )
+    return Vocoder(generator, mel, int(h.get("sampling_rate", 22050)), device=device)
+
+
+def official_config(cfg) -> dict:
+    """The official JSON config of a seqlab vocoder run (for ``seqlab export --hifigan``)."""
+    from omegaconf import OmegaConf
+
+    from seqlab.models.vocoder.hifigan import HIFIGAN_CONFIGS
+
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    generator = dict(HIFIGAN_CONFIGS.get(model.get("preset") or "", {}))
+    generator.update(
+        {k: v for k, v in model.items() if k not in ("_target_", "preset") and v is not None}
+    )
+    generator["resblock"] = str(generator.get("resblock", "1"))
+    return {
+        **generator,
+        "segment_size": int(cfg.data.segment_size),
+        "num_mels": int(cfg.mel.n_mels),
+        "n_fft": int(cfg.mel.n_fft),
+        "hop_size": int(cfg.mel.hop_length),
+        "win_size": int(cfg.mel.win_length),
+        "sampling_rate": int(cfg.data.sample_rate),
+        "fmin": float(cfg.mel.f_min),
+        "fmax": cfg.mel.f_max,
+        "fmax_for_loss": cfg.mel.get("f_max_loss"),
+    }
