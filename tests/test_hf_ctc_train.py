@@ -250,3 +250,24 @@ def test_no_network_and_no_local_copy_gives_a_clear_message(monkeypatch, tmp_pat
     err = capsys.readouterr().err
     assert code == 2
     assert "facebook/w2v-bert-2.0" in err and "model.pretrained=/path/to/DIR" in err
+
+
+def test_demo_experiment_builds_a_tiny_model_offline(corpus):
+    """asr_w2v2bert_demo: no pretrained weights at all, a fresh tiny model from model.init."""
+    from hydra.utils import instantiate
+
+    from seqlab.config import compose_experiment
+    from seqlab.engine.task import Task
+
+    cfg = compose_experiment("asr_w2v2bert_demo", [f"data.root={corpus}", "data.builtin=null"])
+    task = instantiate(cfg.task, cfg=cfg, _recursive_=False)
+    assert isinstance(task, Task)
+    n_params = sum(p.numel() for p in task.model.parameters())
+    assert 100_000 < n_params < 1_000_000
+    spec = task.train_data(0, 1, None)
+    batch = spec.collate_fn([spec.dataset[i] for i in next(iter(spec.batch_sampler))])
+    assert len(batch["ids"]) <= cfg.data.max_batch_size
+    out = task.training_step(batch)
+    assert torch.isfinite(out["loss"]) and out["n_units"] == len(
+        batch["ids"]
+    )  # mean: per utterance
