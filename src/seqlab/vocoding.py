@@ -23,8 +23,8 @@ class Vocoder:
     """A trained HiFi-GAN generator ready for inference.
 
     Args:
-        generator: a :class:`~seqlab.models.vocoder.hifigan.HiFiGANGenerator` (a copy is
-            fused for inference: weight norm folded, polyphase upsampling; same outputs).
+        generator: a :class:`~seqlab.models.vocoder.hifigan.HiFiGANGenerator` (a copy with
+            its weight norm folded is used; same outputs).
         mel: the mel module of the training recipe (for wave inputs).
         sample_rate: output sample rate.
         device: where to run.
@@ -32,7 +32,7 @@ class Vocoder:
 
     def __init__(self, generator, mel: HiFiGANMel, sample_rate: int, device="cpu"):
         self.device = torch.device(device)
-        self.generator = copy.deepcopy(generator).cpu().fuse_for_inference().to(self.device)
+        self.generator = copy.deepcopy(generator).cpu().prepare_for_inference().to(self.device)
         self.mel = copy.deepcopy(mel).to(self.device)
         self.sample_rate = int(sample_rate)
         self.hop_length = int(self.generator.hop_length)

@@ -6,10 +6,10 @@ so that its checkpoints load with a plain rename of the weight-norm tensors
 (``seqlab/models/vocoder/official.py``).
 
 Inference: :meth:`HiFiGANGenerator.remove_weight_norm` folds the weight norm into plain weights
-(the parameter counts of the official configs, 13,926,017 / 925,985 / 1,462,273, are counted then),
-and :meth:`HiFiGANGenerator.fuse_for_inference` additionally rewrites each transposed convolution
-as an ordinary convolution followed by an interleave (polyphase form): the same output, computed
-with the CPU's faster direct-convolution kernels (``bench/vocoder.py`` measures the difference).
+(the parameter counts of the official configs, 13,926,017 / 925,985 / 1,462,273, are counted then).
+The residual sums are accumulated in place into fresh convolution outputs (one memory pass less per
+sum than ``a = a + b``; autograd needs none of those outputs), so training and inference share one
+forward. ``bench/vocoder.py`` times it against the official inference path on identical weights.
 """
 
 from __future__ import annotations
@@ -84,9 +84,8 @@ class ResBlock1(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, T)`` -> ``(B, C, T)``."""
         for conv1, conv2 in zip(self.convs1, self.convs2, strict=True):
-            h = conv1(F.leaky_relu(x, LRELU_SLOPE))
-            h = conv2(F.leaky_relu_(h, LRELU_SLOPE))  # in place: h is a fresh conv output
-            x = x + h
+            h = conv1(F.leaky_relu(x, LRELU_SLOPE))  # x stays: it is the residual
+            x = conv2(F.leaky_relu_(h, LRELU_SLOPE)).add_(x)  # in place into fresh outputs
         return x
 
 
@@ -100,58 +99,8 @@ class ResBlock2(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, C, T)`` -> ``(B, C, T)``."""
         for conv in self.convs:
-            x = x + conv(F.leaky_relu(x, LRELU_SLOPE))
+            x = conv(F.leaky_relu(x, LRELU_SLOPE)).add_(x)  # in place into the fresh output
         return x
-
-
-class PolyphaseUpsample(nn.Module):
-    """A ConvTranspose1d(stride u, kernel k, padding (k-u)/2) as one Conv1d with ``u * C_out``
-    outputs whose phases are interleaved: exactly the same map (tested), faster on CPUs.
-
-    Output sample ``n*u + r`` of the transposed convolution is a k/u-tap correlation of the input
-    around frame ``n`` with every u-th kernel tap starting at ``r + padding``.
-    """
-
-    def __init__(self, deconv: nn.ConvTranspose1d):
-        super().__init__()
-        c_in, c_out, k = deconv.weight.shape
-        u, p = deconv.stride[0], deconv.padding[0]
-        if deconv.groups != 1 or deconv.dilation[0] != 1 or deconv.output_padding[0] != 0:
-            raise ValueError("PolyphaseUpsample supports plain ConvTranspose1d layers only")
-        weight = deconv.weight.detach()  # (C_in, C_out, k)
-        # Taps of phase r: kernel index j = r + p + u*m for frame offset n - m. Collect offsets
-        # m in [m_lo, m_hi] over all phases; missing taps stay zero.
-        offsets = {}
-        for r in range(u):
-            for j in range(k):
-                if (j - r - p) % u == 0:
-                    offsets.setdefault(r, []).append(((j - r - p) // u, j))
-        all_m = [m for taps in offsets.values() for m, _ in taps]
-        m_lo, m_hi = min(all_m), max(all_m)
-        taps = m_hi - m_lo + 1
-        fused = weight.new_zeros(u, c_out, c_in, taps)  # (u, C_out, C_in, taps)
-        for r, pairs in offsets.items():
-            for m, j in pairs:
-                # y[n*u + r] += w[:, :, j] . x[n - m]: a correlation tap at position (m_hi - m)
-                fused[r, :, :, m_hi - m] = weight[:, :, j].t()
-        self.u, self.c_out = u, c_out
-        self.left, self.right = m_hi, -m_lo  # input padding for frames n - m_hi .. n - m_lo
-        self.conv = nn.Conv1d(c_in, u * c_out, taps)
-        self.conv.weight.data.copy_(fused.reshape(u * c_out, c_in, taps))
-        bias = deconv.bias.detach() if deconv.bias is not None else weight.new_zeros(c_out)
-        self.conv.bias.data.copy_(bias.repeat(u))
-        # output length of the transposed conv: (T - 1) * u - 2p + k  (= T * u for k = 2p + u)
-        self.extra = k - 2 * p - u
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, C_in, T)`` -> ``(B, C_out, T * u)``."""
-        if self.extra != 0:
-            raise ValueError("PolyphaseUpsample needs kernel = stride + 2 * padding")
-        b, _, t = x.shape
-        y = self.conv(F.pad(x, (self.left, self.right)))  # (B, u * C_out, T)
-        return (
-            y.view(b, self.u, self.c_out, t).permute(0, 2, 3, 1).reshape(b, self.c_out, t * self.u)
-        )
 
 
 class HiFiGANGenerator(nn.Module):
@@ -209,10 +158,10 @@ class HiFiGANGenerator(nn.Module):
         for i, up in enumerate(self.ups):
             x = up(F.leaky_relu(x, LRELU_SLOPE))  # (B, C / 2^(i+1), F * prod(rates[:i+1]))
             blocks = self.resblocks[i * self.num_kernels : (i + 1) * self.num_kernels]
-            fused = blocks[0](x)
+            fused = blocks[0](x)  # a fresh tensor: the sum accumulates in place
             for block in blocks[1:]:
-                fused = fused + block(x)
-            x = fused / self.num_kernels
+                fused.add_(block(x))
+            x = fused.div_(self.num_kernels)
         x = self.conv_post(F.leaky_relu(x))  # the official code uses the default slope (0.01) here
         return torch.tanh(x)
 
@@ -225,13 +174,9 @@ class HiFiGANGenerator(nn.Module):
                     parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
         return self
 
-    def fuse_for_inference(self) -> HiFiGANGenerator:
-        """Weight norm folded and transposed convolutions in polyphase form (same outputs)."""
-        self.remove_weight_norm()
-        for i, up in enumerate(self.ups):
-            if isinstance(up, nn.ConvTranspose1d):
-                self.ups[i] = PolyphaseUpsample(up)
-        return self.eval()
+    def prepare_for_inference(self) -> HiFiGANGenerator:
+        """Weight norm folded (same outputs, one weight per convolution), eval mode."""
+        return self.remove_weight_norm().eval()
 
 
 def build_generator(preset: str | None = None, n_mels: int = 80, **overrides) -> HiFiGANGenerator:
