@@ -21,7 +21,11 @@ WORDS = ["one", "two", "three", "four", "five", "six"]
 
 
 class ToyWithExamples(ToyRegressionTask):
-    """The toy task with the examples a speech task logs: transcripts and audio."""
+    """The toy task with the examples a speech task logs (transcripts and audio) and a counter
+    metric that stays 0 (like a vocoder's count of clips PESQ skipped)."""
+
+    def validation_end(self, outputs):
+        return {**super().validation_end(outputs), "skipped": 0.0}
 
     def examples(self, outputs):
         predictions = outputs[0]["predictions"]
@@ -98,6 +102,10 @@ def test_every_plot_is_a_png_with_the_expected_curves(toy_run):
     assert plots["grad_norm.png"]["labels"] == ["grad_norm/main"]
     assert set(plots["throughput.png"]["labels"]) == {"items_per_s", "units_per_s"}
     assert plots["train_abs_error.png"]["labels"] == ["abs_error"]
+    assert "val_skipped.png" not in plots  # constant: one line in the report instead
+    assert (
+        "Not plotted, the same at every record: val_skipped = 0." in result["markdown"].read_text()
+    )
     files = sorted(p.name for p in (result["markdown"].parent / "plots").glob("*.png"))
     assert files == sorted(plots)
     for name in files:

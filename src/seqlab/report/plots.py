@@ -79,6 +79,17 @@ def _series(run: RunData, key: str, split: str, label: str) -> Series | None:
     return Series(label, steps, run.epoch_of_steps(steps), values)
 
 
+def constant_keys(run: RunData, split: str) -> dict[str, float]:
+    """Scalars of a split recorded at least twice with one value throughout (e.g. counters of
+    skipped items that stayed 0): ``{key: value}``. They get a line in the report, not a plot."""
+    out = {}
+    for key in run.keys(split):
+        values = _finite(run.series(key, split)[1])
+        if len(values) >= 2 and len(set(values)) == 1:
+            out[key] = values[0]
+    return out
+
+
 def _file_stem(key: str) -> str:
     return key.replace("/", "_")
 
@@ -87,7 +98,8 @@ def run_plots(run: RunData, out_dir: Path) -> list[dict]:
     """Every scalar of the run as a PNG in ``out_dir`` (usually ``<run>/plots``).
 
     Training and validation losses together; each other validation metric; learning rates;
-    gradient norms; throughput; each other training scalar. Nothing assumes metric names beyond
+    gradient norms; throughput; each other training scalar (scalars that never changed are
+    left to :func:`constant_keys`). Nothing assumes metric names beyond
     the engine's own (``loss``, ``lr/<optimizer>``, ``grad_norm/<optimizer>``, ``*_per_s``).
 
     Returns:
@@ -112,7 +124,7 @@ def run_plots(run: RunData, out_dir: Path) -> list[dict]:
         + ([_series(run, "val_loss", "val", "val loss")] if "val_loss" in val_keys else []),
     )
     for key in val_keys:
-        if key != "val_loss":
+        if key != "val_loss" and key not in constant_keys(run, "val"):
             add(_file_stem(key), f"validation {key[4:] if key.startswith('val_') else key}", key,
                 [_series(run, key, "val", key)])  # fmt: skip
     groups = [
@@ -127,7 +139,7 @@ def run_plots(run: RunData, out_dir: Path) -> list[dict]:
         grouped.update(keys)
         add(name, title, name, [_series(run, k, "train", k) for k in keys])
     for key in train_keys:
-        if key not in grouped:
+        if key not in grouped and key not in constant_keys(run, "train"):
             add(
                 f"train_{_file_stem(key)}",
                 f"training {key}",

@@ -12,7 +12,7 @@ import yaml
 
 from seqlab.report.config_diff import diff_configs, experiment_defaults, format_value
 from seqlab.report.document import Document
-from seqlab.report.plots import run_plots
+from seqlab.report.plots import NOT_PLOTTED, constant_keys, run_plots
 from seqlab.report.run_data import RunData, as_float, eval_step, load_run
 from seqlab.report.tables import fmt, predictions, progress_table, table_columns, throughput
 
@@ -105,6 +105,12 @@ def _plots(run: RunData, doc: Document, out_dir: Path) -> list[dict]:
         doc.paragraph("No scalars recorded yet.", note=True)
     for plot in plots:
         doc.image(f"plots/{plot['file']}", f"{plot['title']}: {', '.join(plot['labels'])}")
+    constant = {**constant_keys(run, "train"), **constant_keys(run, "val")}
+    shown = {label for plot in plots for label in plot["labels"]}
+    constant = {k: v for k, v in constant.items() if k not in shown and k not in NOT_PLOTTED}
+    if constant:
+        doc.paragraph("Not plotted, the same at every record: "
+                      + ", ".join(f"{k} = {fmt(v, 5)}" for k, v in constant.items()) + ".")  # fmt: skip
     return plots
 
 
