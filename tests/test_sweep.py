@@ -15,6 +15,7 @@ from omegaconf import OmegaConf
 from seqlab.cli import main
 from seqlab.config import ConfigError
 from seqlab.engine.writers import read_events
+from seqlab.report.compare import compare_runs
 from seqlab.report.sweep import parse_grid, run_sweep
 from seqlab.tasks.toy import default_config
 
@@ -81,6 +82,9 @@ def test_sigkilled_sweep_resumes_where_it_stopped(tmp_path):
     assert plots[0]["file"] == "compare_val_loss.png"
     assert plots[0]["labels"] == ["model.hidden=8", "model.hidden=16"]
     assert (sweep_dir / "compare.html").is_file()
+    # the sweep directory stands for its points (in name order)
+    again = compare_runs([sweep_dir], ["val_loss"], tmp_path / "again")
+    assert again["labels"] == ["model.hidden=16", "model.hidden=8"]
 
 
 def test_a_point_killed_before_its_first_checkpoint_starts_again(tmp_path):

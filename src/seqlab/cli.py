@@ -535,6 +535,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for point in result["points"]:
         print(f"  {point['status']:<8} {point['run_dir']}")
     if result["comparison"]:
+        for metric, info in result["comparison"]["metrics"].items():
+            print(f"{metric} ({info['direction']}): best point {info['winner']}")
         print(f"wrote {result['comparison']['markdown']} and {result['comparison']['html']}")
     if result["failed"]:
         print(
@@ -684,7 +686,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("compare", help="overlay runs' curves, labelled by what differs")
-    p.add_argument("run_dirs", nargs="+", help="run directories (of one experiment)")
+    p.add_argument("run_dirs", nargs="+", help="run directories (of one experiment) or a sweep dir")
     p.add_argument(
         "--metric", action="append", default=[], help="val_loss (default), val_wer, loss, ..."
     )

@@ -59,6 +59,20 @@ def _best_and_final(steps: list[int], values: list[float], mode: str) -> dict:
     }
 
 
+def expand_run_dirs(paths: list[str | Path]) -> list[Path]:
+    """Run directories from ``paths``: a run directory stays; a folder that is not a run but
+    holds runs (a sweep directory, ``runs/<experiment>``) stands for the runs inside it, in name
+    order. Anything else stays, so that :func:`load_run` names it in its error."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if (path / "metrics.jsonl").is_file() or not path.is_dir():
+            out.append(path)
+            continue
+        inside = sorted(p for p in path.iterdir() if (p / "metrics.jsonl").is_file())
+        out.extend(inside or [path])
+    return out
+
+
 def _json_safe(value):
     """NaN -> None, recursively (JSON has no NaN)."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -80,7 +94,8 @@ def compare_runs(
     """Compare runs on one or more metrics.
 
     Args:
-        run_dirs: two or more run directories (one is allowed: a plot of one run).
+        run_dirs: two or more run directories (one is allowed: a plot of one run); a folder
+            of runs (a sweep directory) stands for the runs in it.
         metrics: scalar names as in metrics.jsonl: ``val_<metric>`` for validation records,
             anything else for training records (``loss``, ``lr/main``).
         out_dir: output folder (default ``<common parent of the runs>/compare``).
@@ -98,7 +113,7 @@ def compare_runs(
     """
     if not run_dirs:
         raise CompareError("give at least one run directory")
-    runs = [load_run(d) for d in run_dirs]
+    runs = [load_run(d) for d in expand_run_dirs(run_dirs)]
     _check_experiments(runs, force)
     labels, label_source = run_labels(runs) if len(runs) > 1 else ([runs[0].name], "run name")
     if out_dir is None:
