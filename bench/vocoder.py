@@ -9,7 +9,7 @@ and mel extraction batched on the device against per item in the loader.
    (``bench/hifigan_reference.py``: the official module tree with legacy weight norm, loaded from
    seqlab's export in the official layout, ``remove_weight_norm``, out-of-place sums,
    ``torch.no_grad``) on identical weights. The two outputs are compared; timings interleave the
-   two, ``--repeats`` times, and the ratio is of the medians.
+   two, ``--repeats`` times, and the ratio is of the best runs (the least disturbed by load).
 2. Training optimizer steps per second (one D step + one G step each) of ``vocoder_demo`` and of
    the official V1 recipe (batch 16, full discriminators), on random segments.
 3. Log-mel extraction of 8192-sample training segments: in batch on the device (seqlab) against
@@ -75,7 +75,7 @@ def synthesis(preset: str, batch: int, seconds: float, repeats: int) -> dict:
         order = ("seqlab", "official") if r % 2 == 0 else ("official", "seqlab")
         for name in order:
             times[name].append(_timed(run_ours if name == "seqlab" else run_official))
-    rtf = {k: audio / statistics.median(v) for k, v in times.items()}
+    rtf = {k: audio / min(v) for k, v in times.items()}  # best run: least disturbed by load
     return {
         "preset": preset,
         "batch": batch,
@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> None:
     skip = set(filter(None, args.skip.split(",")))
     print(f"torch {torch.__version__}, {args.threads} threads")
     if "synthesis" not in skip:
-        print("\nsynthesis, real-time factor (audio s / wall s), median of interleaved runs")
+        print("\nsynthesis, real-time factor (audio s / wall s), best of interleaved runs")
         print(f"{'':4} {'batch':>5} {'seqlab':>8} {'official':>9} {'ratio':>6} {'max |diff|':>10}")
         for preset in args.presets.split(","):
             for batch in (int(b) for b in args.batches.split(",")):

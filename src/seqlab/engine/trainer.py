@@ -155,6 +155,8 @@ class Trainer:
             # Denormal floats (tiny gradients late in training) are slow on CPUs; flushing them to
             # zero changes nothing a model can notice and keeps the step time flat (~5%).
             torch.set_flush_denormal(True)
+            # numpy notices it (once per dtype) when a library later asks for float limits
+            warnings.filterwarnings("ignore", message="The value of the smallest subnormal")
         self.accelerator = Accelerator(mixed_precision=PRECISIONS[self.precision], cpu=use_cpu)
         self.rank, self.world_size = self.accelerator.process_index, self.accelerator.num_processes
         self.is_main = self.accelerator.is_main_process
