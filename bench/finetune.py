@@ -1,6 +1,10 @@
 """Fine-tuning speed: seqlab's engine vs ``transformers.Trainer`` on the same tiny Wav2Vec2-BERT and data.
 
     python bench/finetune.py [--data data/synth_speech_ru] [--steps 30] [--repeats 2] [--workers 1]
+                             [--threads N] [--no-grouped] [--json out.json]
+
+README's figures: ``--workers 0 --threads 1 --steps 16 --repeats 3`` (on a shared 2-core machine
+two torch threads each made both sides ~10x slower and the timings noise).
 
 Both sides fine-tune the same "pretrained" model (a tiny random Wav2Vec2-BERT saved with
 save_pretrained, initialised from the same seed) on the same utterances (the built-in Russian
@@ -17,8 +21,11 @@ CUDA-only), fp16 for both on CUDA.
 - Trainer, ``group_by_length`` and features precomputed once (``dataset.map``-style; that pass is
   timed and printed separately): the strongest Trainer setup we know, for reference.
 
-Runs are interleaved and repeated; the medians are printed with the ratio, and the loss after the
-same number of steps for each. Numbers depend on the machine (and on what else runs on it).
+Runs are interleaved and repeated; the medians are printed (samples per second of wall time, per
+CPU-second of this process, audio seconds per second) with the ratios, and the loss after the
+same number of steps for each (the Trainer's also per micro-batch: transformers 5 sums the
+accumulated micro-batch losses for this model). Also printed: the data pipeline alone (read +
+features for batches of 4, one process), the part a GPU would expose. Numbers depend on the machine (and on what else runs on it).
 """
 
 from __future__ import annotations
@@ -93,32 +100,61 @@ def run_seqlab(args, pretrained: Path, runs: Path, name: str) -> dict:
     from seqlab.config import compose_experiment
     from seqlab.engine.rng import seed_everything
     from seqlab.engine.trainer import fit
-    from seqlab.engine.writers import read_events, read_metrics
+    from seqlab.engine.writers import read_metrics
 
     overrides = seqlab_overrides(args.data, pretrained, runs, name, args.steps, args.workers)
     cfg = compose_experiment("asr_w2v2bert", overrides)
     seed_everything(int(cfg.seed), False)
     task = instantiate(cfg.task, cfg=cfg, _recursive_=False)
-    counted = {"items": 0}
-    step = task.training_step
+    clock = Clock()
+    train_step, val_step = task.training_step, task.validation_step
 
     def counting_step(batch):
-        counted["items"] += len(batch["ids"])
-        return step(batch)
+        clock.start()
+        clock.items += len(batch["ids"])
+        clock.audio_seconds += float(batch["audio_lengths"].sum()) / 16000
+        return train_step(batch)
 
-    task.training_step = counting_step
+    def first_validation(batch):  # the engine validates right after the last step
+        clock.stop()
+        return val_step(batch)
+
+    task.training_step, task.validation_step = counting_step, first_validation
     summary = fit(cfg, task, None, overrides=overrides)
-    run = Path(summary["run_dir"])
-    rows = [r for r in read_metrics(run) if r.get("split") == "train"]
-    start = next(e["time"] for e in read_events(run) if e["event"] == "start")
-    seconds = rows[-1]["time"] - start  # training loop only: the final validation comes after
+    rows = [r for r in read_metrics(Path(summary["run_dir"])) if r.get("split") == "train"]
     return {
-        "samples_per_s": counted["items"] / seconds,
-        "seconds": seconds,
-        "items": counted["items"],
+        **clock.rates(),
         "losses": [r["loss"] for r in rows],
         "padding": float(np.mean([r["padding_fraction"] for r in rows])),
     }
+
+
+class Clock:
+    """Wall and CPU time (all threads of this process) from the first training micro-batch to
+    the end of the last optimizer step; items = utterances trained on in between."""
+
+    def __init__(self):
+        self.items, self.audio_seconds, self.wall, self.cpu = 0, 0.0, None, None
+
+    def start(self):
+        if self.wall is None:
+            self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def stop(self):
+        if not isinstance(self.wall, tuple):
+            self.wall = (self.wall, time.perf_counter())
+            self.cpu = (self.cpu, time.process_time())
+
+    def rates(self) -> dict:
+        wall, cpu = self.wall[1] - self.wall[0], self.cpu[1] - self.cpu[0]
+        return {
+            "samples_per_s": self.items / wall,
+            "samples_per_cpu_s": self.items / cpu,
+            "audio_s_per_s": self.audio_seconds / wall,
+            "seconds": wall,
+            "cpu_seconds": cpu,
+            "items": self.items,
+        }
 
 
 def run_trainer(args, pretrained: Path, out: Path, utterances, vocab, grouped: bool) -> dict:
@@ -142,22 +178,23 @@ def run_trainer(args, pretrained: Path, out: Path, utterances, vocab, grouped: b
         ctc_loss_reduction="mean",
         add_adapter=True,
     )
-    counted = {"items": 0, "t0": None, "t1": None, "losses": [], "padding": []}
+    counted = {"losses": [], "padding": []}
+    clock = Clock()
 
     def count(_module, inputs, kwargs):
         if _module.training:
-            counted["items"] += len(kwargs.get("input_features", inputs[0] if inputs else None))
-            mask = kwargs["attention_mask"]
-            counted["padding"].append(1.0 - float(mask.float().mean()))
+            clock.start()
+            clock.items += len(kwargs["input_features"])
+            # stacked fbank vectors: 2 frames of 10 ms each
+            clock.audio_seconds += float(kwargs["attention_mask"].sum()) * 0.02
+            counted["padding"].append(1.0 - float(kwargs["attention_mask"].float().mean()))
 
     model.register_forward_pre_hook(count, with_kwargs=True)
 
-    class Clock(transformers.TrainerCallback):
-        def on_train_begin(self, a, state, control, **kw):
-            counted["t0"] = time.perf_counter()
-
+    class Stop(transformers.TrainerCallback):
         def on_step_end(self, a, state, control, **kw):
-            counted["t1"] = time.perf_counter()
+            if state.global_step == args.steps:
+                clock.stop()
 
         def on_log(self, a, state, control, logs=None, **kw):
             if logs and "loss" in logs:
@@ -201,20 +238,46 @@ def run_trainer(args, pretrained: Path, out: Path, utterances, vocab, grouped: b
         args=targs,
         train_dataset=dataset,
         data_collator=collator,
-        callbacks=[Clock()],
+        callbacks=[Stop()],
         # group_by_length reads each item's length from its "input_features"
         processing_class=extractor if grouped else None,
     )
     trainer.train()
-    seconds = counted["t1"] - counted["t0"]
     return {
-        "samples_per_s": counted["items"] / seconds,
-        "seconds": seconds,
-        "items": counted["items"],
+        **clock.rates(),
         "losses": counted["losses"],
         "padding": float(np.mean(counted["padding"])),
         "prep_seconds": prep_seconds,
     }
+
+
+def pipeline_rates(utterances, vocab, pretrained: Path, n_batches: int = 20) -> dict:
+    """Utterances per second of the data pipeline alone, one process, batches of 4: the Trainer's
+    (read + per-item SeamlessM4T extractor + pad, in the collator) vs seqlab's (read + pad, then
+    the batched fbank on the device: here the CPU). On a GPU the first runs in the loader workers
+    and must keep up with the model; the second costs the GPU a few milliseconds."""
+    import transformers
+
+    from seqlab.audio.seamless_fbank import SeamlessFbank
+    from seqlab.data.asr_dataset import ASRDataset
+    from seqlab.data.collate import collate_asr
+
+    extractor = transformers.SeamlessM4TFeatureExtractor.from_pretrained(pretrained)
+    tokenizer = vocab.hf_tokenizer(pretrained / "tokenizer")
+    theirs, ours = ExtractingCollator(extractor), SeamlessFbank()
+    waves, dataset = _Waves(utterances, tokenizer, vocab), ASRDataset(utterances, vocab, 16000)
+    batches = [list(range(i, i + BATCH)) for i in range(0, BATCH * n_batches, BATCH)]
+    rates = {}
+    for name in ("trainer_collator", "seqlab_fbank", "trainer_collator", "seqlab_fbank"):
+        t = time.perf_counter()
+        for batch in batches:
+            if name == "trainer_collator":
+                theirs([waves[i] for i in batch])
+            else:
+                items = collate_asr([dataset[i] for i in batch])
+                ours(items["audio"], items["audio_lengths"])
+        rates.setdefault(name, []).append(BATCH * len(batches) / (time.perf_counter() - t))
+    return {name: max(r) for name, r in rates.items()}  # best of 2: the least disturbed pass
 
 
 class _Waves(torch.utils.data.Dataset):
@@ -287,8 +350,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--repeats", type=int, default=2, help="interleaved runs of each side")
     p.add_argument("--workers", type=int, default=1, help="DataLoader workers, both sides")
     p.add_argument("--no-grouped", action="store_true", help="skip the group_by_length run")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     p.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     from seqlab.config import compose_experiment
     from seqlab.data.synth_speech_lang import build_lang_corpus
@@ -310,6 +376,13 @@ def main(argv: list[str] | None = None) -> dict:
         f"{args.steps} steps x {BATCH} x {ACCUM}; {args.workers} loader workers; {device}",
         flush=True,
     )
+    pipe = pipeline_rates(utterances, probe.vocab, pretrained)
+    print(
+        f"data pipeline alone, batches of {BATCH}: Trainer collator (per-item extractor) "
+        f"{pipe['trainer_collator']:.0f} utt/s, seqlab (read + batched fbank) "
+        f"{pipe['seqlab_fbank']:.0f} utt/s: {pipe['seqlab_fbank'] / pipe['trainer_collator']:.2f}x",
+        flush=True,
+    )
     sides = ["seqlab", "trainer"] + ([] if args.no_grouped else ["trainer_grouped"])
     results: dict[str, list[dict]] = {side: [] for side in sides}
     for rep in range(args.repeats):
@@ -324,28 +397,49 @@ def main(argv: list[str] | None = None) -> dict:
             results[side].append(r)
             print(
                 f"  {side:<16} run {rep}: {r['samples_per_s']:7.2f} samples/s, "
+                f"{r['samples_per_cpu_s']:6.2f} samples/CPU-s, "
                 f"loss at step {args.steps}: {r['losses'][-1]:.4f}",
                 flush=True,
             )
     median = {s: statistics.median(r["samples_per_s"] for r in runs) for s, runs in results.items()}
+    cpu = {
+        s: statistics.median(r["samples_per_cpu_s"] for r in runs) for s, runs in results.items()
+    }
+    audio = {s: statistics.median(r["audio_s_per_s"] for r in runs) for s, runs in results.items()}
     print(
-        f"\n{'':<18}{'samples/s':>10}{'seqlab is':>11}{'padding':>9}"
-        f"{f'loss@{args.steps}':>11}{'mean loss, last 5 steps':>25}"
+        f"\n{'':<17}{'samples/s':>10}{'seqlab is':>10}{'samples/CPU-s':>14}{'seqlab is':>10}"
+        f"{'audio s/s':>10}{'padding':>8}{f'loss@{args.steps}':>9}{'(per micro-batch)':>18}"
     )
     for side, runs in results.items():
         loss = statistics.median(r["losses"][-1] for r in runs)
-        tail = statistics.median(float(np.mean(r["losses"][-5:])) for r in runs)
+        # transformers 5's Trainer sums the micro-batch losses of an accumulation window for this
+        # model (docs/finetuning.md); seqlab logs their mean
+        per_micro = loss / (ACCUM if side.startswith("trainer") else 1)
         pad = statistics.median(r["padding"] for r in runs)
         print(
-            f"{side:<18}{median[side]:>10.2f}{median['seqlab'] / median[side]:>10.2f}x"
-            f"{100 * pad:>8.1f}%{loss:>11.4f}{tail:>25.4f}"
+            f"{side:<17}{median[side]:>10.2f}{median['seqlab'] / median[side]:>9.2f}x"
+            f"{cpu[side]:>14.2f}{cpu['seqlab'] / cpu[side]:>9.2f}x"
+            f"{audio[side]:>10.1f}{100 * pad:>7.1f}%{loss:>9.4f}{per_micro:>18.4f}"
         )
     if not args.no_grouped:
         prep = statistics.median(r["prep_seconds"] for r in results["trainer_grouped"])
         print(f"(trainer_grouped also spent {prep:.1f} s extracting features before training)")
     ratio = median["seqlab"] / median["trainer"]
-    print(f"seqlab / Trainer with the report's arguments: {ratio:.2f}x samples per second")
-    summary = {"median_samples_per_s": median, "ratio": ratio, "runs": results, "args": vars(args)}
+    cpu_ratio = cpu["seqlab"] / cpu["trainer"]
+    print(
+        f"seqlab / Trainer with the report's arguments: {ratio:.2f}x samples per second "
+        f"({cpu_ratio:.2f}x per CPU second)"
+    )
+    summary = {
+        "median_samples_per_s": median,
+        "median_samples_per_cpu_s": cpu,
+        "median_audio_s_per_s": audio,
+        "ratio": ratio,
+        "cpu_ratio": cpu_ratio,
+        "pipeline_utterances_per_s": pipe,
+        "runs": results,
+        "args": vars(args),
+    }
     if args.json:
         args.json.write_text(json.dumps(summary, indent=2, default=str))
     return summary
