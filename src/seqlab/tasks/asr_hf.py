@@ -125,8 +125,15 @@ def _ensure_builtin_corpus(data: DictConfig) -> None:
     builtin = data.get("builtin")
     if not builtin or (Path(data.root) / "corpus.json").is_file():
         return
+    import os
+    import time
+
     from seqlab.data.synth_speech_lang import build_lang_corpus
 
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 builds, the others wait
+        while not (Path(data.root) / "corpus.json").is_file():
+            time.sleep(2)
+        return
     print(f"[seqlab] building the built-in {builtin.language} corpus in {data.root} ...")
     build_lang_corpus(
         data.root,
