@@ -204,7 +204,7 @@ def test_eval_and_export_to_plain_transformers_transcribe_the_same(
     assert code == 0 and capsys.readouterr().out.splitlines() == ours[:2]
 
 
-def test_wav2vec2_with_a_frozen_feature_encoder_trains(corpus, tmp_path):
+def test_wav2vec2_with_a_frozen_feature_encoder_and_checkpointing_trains(corpus, tmp_path):
     folder = tmp_path / "tiny-wav2vec2"
     config = transformers.Wav2Vec2Config(
         hidden_size=32,
@@ -220,7 +220,15 @@ def test_wav2vec2_with_a_frozen_feature_encoder_trains(corpus, tmp_path):
     )
     transformers.Wav2Vec2ForCTC(config).save_pretrained(folder)
     transformers.Wav2Vec2FeatureExtractor().save_pretrained(folder)
-    args = train_args(corpus, folder, tmp_path, "w2v2", "model=wav2vec2_ctc", "trainer.max_steps=2")
+    args = train_args(
+        corpus,
+        folder,
+        tmp_path,
+        "w2v2",
+        "model=wav2vec2_ctc",
+        "model.gradient_checkpointing=true",
+        "trainer.max_steps=2",
+    )
     assert main(args) == 0
     run = tmp_path / "asr_w2v2bert" / "w2v2"
     before = load_file(folder / "model.safetensors")
@@ -271,3 +279,15 @@ def test_demo_experiment_builds_a_tiny_model_offline(corpus):
     assert torch.isfinite(out["loss"]) and out["n_units"] == len(
         batch["ids"]
     )  # mean: per utterance
+
+
+def test_synth_speech_cli_builds_the_russian_corpus_in_openslr_layout(tmp_path, capsys):
+    out = tmp_path / "ru"
+    assert main(["data", "synth-speech", str(out), "--language", "ru", "--hours", "0.001"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["language"] == "ru" and summary["splits"]["train"]["utterances"] == 20
+    utt, speaker, text = (out / "train.tsv").read_text(encoding="utf-8").splitlines()[0].split("\t")
+    assert (out / "data" / utt[:2] / f"{utt}.flac").is_file() and "+" in speaker
+    assert any("\u0400" <= c <= "\u04ff" for c in text)  # Cyrillic
+    with pytest.raises(ValueError, match="no built-in sentence grammar for language 'xx'"):
+        main(["data", "synth-speech", str(tmp_path / "xx"), "--language", "xx"])
