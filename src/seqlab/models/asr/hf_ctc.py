@@ -183,9 +183,11 @@ def build_hf_ctc(model_cfg: DictConfig, vocab, saved_dir: str | Path | None = No
             )
         hf_model.freeze_feature_encoder()
     if settings.get("gradient_checkpointing"):
-        hf_model.gradient_checkpointing_enable(
-            gradient_checkpointing_kwargs={"use_reentrant": False}
-        )
+        kwargs = {"use_reentrant": False}  # checkpoint's non-reentrant variant: exact with RNG
+        if hasattr(hf_model, "activation_checkpointing_enable"):  # transformers >= 5 name
+            hf_model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            hf_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
     if str(model_cfg.family) == "w2v2bert":
         front_end = SeamlessFbank(
             int(extractor.sampling_rate), int(extractor.num_mel_bins), int(extractor.stride)
