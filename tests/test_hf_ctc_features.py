@@ -100,6 +100,12 @@ def test_script_vocab_round_trip_and_its_hf_tokenizer(tmp_path):
     ids = vocab.encode("राम्रो संसार")
     assert vocab.decode(ids) == "राम्रो संसार"
     assert vocab.unmappable("नमस्ते क") == {"क"}
+    with pytest.raises(ValueError, match="'क'"):
+        vocab.encode("क")
+    open_vocab = vocab.with_unknowns()  # evaluation splits: unseen characters are [UNK]
+    assert open_vocab.unmappable("नमस्ते क") == set()
+    assert open_vocab.encode("नमस्ते क")[-1] == vocab.unk_id == 2
+    assert vocab.unmappable("क") == {"क"}  # the original is unchanged
     vocab.save(tmp_path)
     loaded = load_vocab(tmp_path)
     assert loaded.symbols == vocab.symbols and loaded.normalizer == vocab.normalizer

@@ -64,6 +64,10 @@ def corpus(tmp_path_factory):
         "ff00000004\tbad\t!!! ... ?",
     ]
     (root / "train.tsv").write_text("\n".join(lines + extra) + "\n", encoding="utf-8")
+    # a test item with a character never seen in training: kept and scored, as [UNK]
+    shutil.copy(good, root / "data" / "ff" / "ff00000005.flac")
+    with open(root / "test.tsv", "a", encoding="utf-8") as f:
+        f.write("ff00000005\tbad\tквартира x\n")
     return root
 
 

@@ -285,6 +285,10 @@ class ASRTask:
             f"got '{data.format}'"
         )
 
+    def _split_vocab(self, split: str):
+        """The vocabulary that indexes and encodes ``split`` (the same one for every split here)."""
+        return self.vocab
+
     def _fingerprint(self, split: str, *extra) -> str:
         data = self.cfg.data
         key = repr((str(Path(data.root).resolve()), data.format, list(data[split]), extra))
@@ -327,7 +331,7 @@ class ASRTask:
         index = build_index(
             self._scan(split),
             cache_path=_cache_dir() / "index" / f"{self._fingerprint(split)}.jsonl",
-            vocab=self.vocab,
+            vocab=self._split_vocab(split),
             min_frames_fn=self._min_frames,
             normalize=getattr(self.vocab, "normalize", normalize_text),  # the vocabulary's rules
             bad_items_path=(Path(run_dir) / "bad_items.jsonl") if run_dir is not None else None,
@@ -353,7 +357,7 @@ class ASRTask:
                 raise ValueError(f"data.train_fraction must be in (0, 1], got {fraction}")
             keep = max(1, round(len(utts) * float(fraction)))  # an even spread, deterministic
             utts = [utts[i * len(utts) // keep] for i in range(keep)]
-        dataset = ASRDataset(utts, self.vocab, self.sample_rate)
+        dataset = ASRDataset(utts, self._split_vocab(split), self.sample_rate)
         sampler = DynamicBucketBatchSampler(
             dataset.durations,
             max_batch_seconds=float(self.cfg.data.max_batch_seconds),

@@ -77,6 +77,11 @@ class HFCTCTask(ASRTask):
             )
         return model
 
+    def _split_vocab(self, split: str):
+        """Training items need every character in the vocabulary; evaluation items keep theirs
+        (an unseen character is an ``[UNK]`` target), so their references and WER stay whole."""
+        return self.vocab if split == "train" else self.vocab.with_unknowns()
+
     def _train_loss(self, log_probs, out_lengths, batch) -> tuple[torch.Tensor, int]:
         """``mean``: mean over utterances of loss / target length (n_units = utterances);
         ``sum``: summed over utterances (n_units = 1 per micro-batch, as the Trainer averages)."""

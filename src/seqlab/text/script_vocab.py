@@ -12,6 +12,7 @@ saved with it) and :meth:`hf_tokenizer` (the matching ``Wav2Vec2CTCTokenizer``).
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -46,6 +47,7 @@ class ScriptCharVocab:
                 f"vocabulary characters must be distinct single non-space characters, got {bad or chars}"
             )
         self.normalizer = normalizer or ScriptNormalizer()
+        self.unknown_as_unk = False  # see with_unknowns
         self.symbols = [BLANK, " ", UNK, *chars]
         self._id_of = {s: i for i, s in enumerate(self.symbols)}
 
@@ -71,13 +73,25 @@ class ScriptCharVocab:
         """The transcript as this vocabulary encodes it (see ScriptNormalizer)."""
         return self.normalizer(text)
 
+    def with_unknowns(self) -> ScriptCharVocab:
+        """The same vocabulary, but characters outside it encode as ``[UNK]`` instead of being
+        unmappable (for evaluation splits: an unseen character must not drop the utterance)."""
+        other = copy.copy(self)
+        other.unknown_as_unk = True
+        return other
+
     def unmappable(self, text: str) -> set[str]:
         """Characters of the normalised ``text`` that are not in the vocabulary."""
+        if self.unknown_as_unk:
+            return set()
         return {c for c in self.normalize(text) if c not in self._id_of}
 
     def encode(self, text: str) -> list[int]:
-        """Normalise and encode ``text``; raises ``ValueError`` naming unmappable characters."""
+        """Normalise and encode ``text``; raises ``ValueError`` naming unmappable characters
+        (with :meth:`with_unknowns`: they become ``[UNK]``)."""
         normalized = self.normalize(text)
+        if self.unknown_as_unk:
+            return [self._id_of.get(c, self.unk_id) for c in normalized]
         missing = {c for c in normalized if c not in self._id_of}
         if missing:
             _raise_unmappable(text, missing, self.kind)
