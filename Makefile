@@ -57,6 +57,8 @@ bench: setup-dev
 	$(PY) bench/asr_pipeline.py
 	$(PY) bench/ctc_decode.py
 	$(PY) bench/mt.py
+	$(PY) bench/finetune.py
+	$(PY) bench/vocoder.py
 
 clean:
 	rm -rf $(VENV) runs build *.egg-info

@@ -3,8 +3,9 @@
     python bench/finetune.py [--data data/synth_speech_ru] [--steps 30] [--repeats 2] [--workers 1]
                              [--threads N] [--no-grouped] [--json out.json]
 
-README's figures: ``--workers 0 --threads 1 --steps 16 --repeats 3`` (on a shared 2-core machine
-two torch threads each made both sides ~10x slower and the timings noise).
+README's figures: ``--workers 0 --steps 16 --repeats 3`` with torch's default threads on a quiet
+machine, and with ``--threads 1`` on a shared one (there two torch threads each made both sides
+~10x slower and the timings noise).
 
 Both sides fine-tune the same "pretrained" model (a tiny random Wav2Vec2-BERT saved with
 save_pretrained, initialised from the same seed) on the same utterances (the built-in Russian
