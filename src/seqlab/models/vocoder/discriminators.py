@@ -23,6 +23,17 @@ Logits = list[torch.Tensor]  # one (B, N) tensor per sub-discriminator
 FeatureMaps = list[list[torch.Tensor]]  # per sub-discriminator, its layers' outputs
 
 
+def _conv_stack(convs, conv_post, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """LReLU after every conv, then ``conv_post``: flattened logits and every layer's output."""
+    features = []
+    for conv in convs:
+        x = F.leaky_relu(conv(x), LRELU_SLOPE)
+        features.append(x)
+    x = conv_post(x)
+    features.append(x)
+    return torch.flatten(x, 1), features
+
+
 def _scaled(channels: int, width: float, multiple_of: int = 1) -> int:
     """``channels * width`` (the official networks have width 1), a multiple of ``multiple_of``."""
     scaled = int(round(channels * width))
@@ -55,14 +66,7 @@ class PeriodDiscriminator(nn.Module):
         b, c, t = wave.shape
         if t % self.period:  # reflect-pad to a whole number of periods
             wave = F.pad(wave, (0, self.period - t % self.period), "reflect")
-        x = wave.view(b, c, -1, self.period)  # (B, 1, T / p, p)
-        features = []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
-            features.append(x)
-        x = self.conv_post(x)
-        features.append(x)
-        return torch.flatten(x, 1), features
+        return _conv_stack(self.convs, self.conv_post, wave.view(b, c, -1, self.period))
 
 
 class ScaleDiscriminator(nn.Module):
@@ -92,13 +96,7 @@ class ScaleDiscriminator(nn.Module):
 
     def forward(self, wave: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """``(B, 1, T)`` -> logits ``(B, N)`` and the feature map of every layer."""
-        x, features = wave, []
-        for conv in self.convs:
-            x = F.leaky_relu(conv(x), LRELU_SLOPE)
-            features.append(x)
-        x = self.conv_post(x)
-        features.append(x)
-        return torch.flatten(x, 1), features
+        return _conv_stack(self.convs, self.conv_post, wave)
 
 
 class MultiPeriodDiscriminator(nn.Module):
