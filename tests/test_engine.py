@@ -110,6 +110,42 @@ def test_two_named_optimizers_with_own_clipping_and_schedulers(tmp_path):
     assert {"generator.safetensors", "discriminator.safetensors"} <= files
 
 
+def test_gan_accumulation_of_two_micro_batches_equals_one_batch(tmp_path):
+    """Two optimizers and accumulation: each network's update over micro-batches of 4 + 4
+    equals the update over one batch of 8 (D first on both halves, then G on the updated D)."""
+
+    def one_step(batch_size, accum):
+        cfg = _config(
+            tmp_path, n_epochs=1, grad_accum_steps=accum, val_every_n_epochs=None, monitor=None
+        )
+        cfg.task.gan = True
+        cfg.data.update(n_items=8, batch_size=batch_size, shuffle=False)
+        cfg.model.dropout = 0.0
+        cfg.optimizer = {
+            "generator": {"_target_": "torch.optim.SGD", "lr": 0.5},
+            "discriminator": {"_target_": "torch.optim.SGD", "lr": 0.5},
+        }
+        cfg.lr_scheduler = None
+        torch.manual_seed(0)
+        task = hydra.utils.instantiate(cfg.task, cfg=cfg, _recursive_=False)
+        initial = {n: copy.deepcopy(m) for n, m in task.models().items()}
+        assert fit(cfg, task)["step"] == 1
+        return initial, task
+
+    initial, accumulated = one_step(4, accum=2)
+    _, single = one_step(8, accum=1)
+    for name in ("generator", "discriminator"):
+        params = zip(
+            initial[name].parameters(),
+            getattr(accumulated, name).parameters(),
+            getattr(single, name).parameters(),
+            strict=True,
+        )
+        for p_init, p_acc, p_single in params:
+            assert not torch.equal(p_init, p_acc)  # both networks were updated
+            torch.testing.assert_close(p_acc, p_single, rtol=0, atol=1e-6)
+
+
 def test_clipping_bounds_the_update(tmp_path):
     # SGD with lr 1 and clip 1e-3: every step moves the weights by exactly lr * 1e-3 in norm.
     cfg = _config(tmp_path, n_epochs=1, max_steps=1, monitor=None)

@@ -69,7 +69,8 @@ class OptimizerStep:
 
         Args:
             window: CPU batch dicts; each moves to the device only for its own forward.
-            grad_accum_steps: the configured window size (a generator task needs 1).
+            grad_accum_steps: the configured window size (the last window of an epoch may be
+                shorter).
         """
         names = list(self.optimizers)
         self._zero_grad(names)
@@ -82,28 +83,45 @@ class OptimizerStep:
                 with self.accelerator.autocast():
                     out = self.task.training_step(to_device(batch, self.accelerator.device))
                 if not isinstance(out, dict):  # a generator of (optimizer name, outputs)
-                    if grad_accum_steps > 1:
+                    if len(window) > 1 and self.world_size > 1:
                         raise ValueError(
-                            "a training_step that yields (several optimizers) needs "
-                            "trainer.grad_accum_steps=1"
+                            "a training_step that yields (several optimizers) accumulates "
+                            "micro-batches in one process only; under DDP use "
+                            "trainer.grad_accum_steps=1 (and a larger per-process batch)"
                         )
-                    return self._step_each_yielded(out)
+                    device = self.accelerator.device
+                    rest = [self.task.training_step(to_device(b, device)) for b in window[1:]]
+                    return self._step_each_yielded([out, *rest])
                 self._backward(out, local, extras)
         return self._finish(local, extras, names)
 
-    def _step_each_yielded(self, items) -> StepResult:
-        """Several optimizers (GANs): step each as its (name, loss) is yielded, before the
-        task's generator runs on (so the generator loss sees the updated discriminator)."""
+    def _step_each_yielded(self, streams: list) -> StepResult:
+        """Several optimizers (GANs): every micro-batch's ``training_step`` generator yields
+        (name, outputs) in the same order. Per name, each micro-batch's loss is backpropagated
+        (weighted by ``n_units`` as usual), then that optimizer steps before any generator runs
+        on, so the generator loss sees the updated discriminator. With accumulation, every
+        micro-batch's graph stays alive until its last yield."""
         total = StepResult()
         while True:
-            with self.accelerator.autocast():  # the task's code between yields runs here
-                item = next(items, None)
-            if item is None:
+            name, local, extras = None, torch.zeros(3, dtype=torch.float64), defaultdict(float)
+            for i, stream in enumerate(streams):
+                with self.accelerator.autocast():  # the task's code between yields runs here
+                    item = next(stream, None)
+                item_name = None if item is None else item[0]
+                if i == 0:
+                    name = item_name
+                    if name is not None:
+                        self._zero_grad([name])
+                elif item_name != name:
+                    raise ValueError(
+                        f"micro-batch {i} of the window yielded {item_name!r} where micro-batch 0 "
+                        f"yielded {name!r}: every training_step must yield the same optimizers "
+                        "in the same order"
+                    )
+                if item is not None:
+                    self._backward(item[1], local, extras)
+            if name is None:
                 return total
-            name, out = item
-            self._zero_grad([name])
-            local, extras = torch.zeros(3, dtype=torch.float64), defaultdict(float)
-            self._backward(out, local, extras)
             result = self._finish(local, extras, [name])
             total.ok = total.ok and result.ok
             total.fp16_skipped += result.fp16_skipped
