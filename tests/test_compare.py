@@ -126,3 +126,13 @@ def test_cli_compare_writes_the_files(runs, tmp_path, capsys):
         "compare_val_mse.png",
         "compare_loss.png",
     }
+
+
+def test_diagnostics_like_the_learning_rate_get_no_winner(runs, tmp_path):
+    _, run_dirs = runs
+    result = compare_runs(run_dirs, ["lr/main", "grad_norm/main"], tmp_path / "diag")
+    for metric in ("lr/main", "grad_norm/main"):
+        info = result["metrics"][metric]
+        assert info["direction"] == "none" and info["winner"] is None
+        assert all(r["best"] == r["final"] for r in info["runs"])
+    assert "| ★" not in result["markdown"].read_text()

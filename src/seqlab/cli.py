@@ -512,7 +512,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for warning in caught:
         print(f"seqlab: warning: {warning.message}", file=sys.stderr)
     for metric, info in result["metrics"].items():
-        print(f"{metric} ({info['direction']}): best run {info['winner']}")
+        if info["winner"] is None:
+            print(f"{metric} ({info['direction']}): no winner (a diagnostic, or no finite values)")
+        else:
+            print(f"{metric} ({info['direction']}): best run {info['winner']}")
     print(f"wrote {result['markdown']} and {result['html']}")
     return 0
 
@@ -536,7 +539,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"  {point['status']:<8} {point['run_dir']}")
     if result["comparison"]:
         for metric, info in result["comparison"]["metrics"].items():
-            print(f"{metric} ({info['direction']}): best point {info['winner']}")
+            if info["winner"] is not None:
+                print(f"{metric} ({info['direction']}): best point {info['winner']}")
         print(f"wrote {result['comparison']['markdown']} and {result['comparison']['html']}")
     if result["failed"]:
         print(

@@ -16,6 +16,9 @@ from seqlab.report.tables import fmt
 
 # Metric names where larger is better; everything else (losses, error rates, distances) is minimised.
 HIGHER_IS_BETTER = ("bleu", "chrf", "acc", "accuracy", "pesq", "stoi", "f1", "precision", "recall")
+# Diagnostics with no better direction (learning rates, grad norms, a GAN's discriminator scores):
+# plotted and tabled, but no winner is named.
+DIAGNOSTIC_PREFIXES = ("lr", "grad_norm", "score_", "loss_scale", "epoch")
 
 
 class CompareError(ValueError):
@@ -23,12 +26,15 @@ class CompareError(ValueError):
 
 
 def direction(metric: str, runs: list[RunData]) -> str:
-    """ "min" or "max": the runs' ``trainer.monitor`` when it names this metric, else by name."""
+    """ "min", "max" or "none" (a diagnostic): the runs' ``trainer.monitor`` when it names this
+    metric, else by name."""
     for run in runs:
         monitor = str((run.config.get("trainer") or {}).get("monitor") or "").split()
         if len(monitor) == 2 and monitor[1] == metric:
             return monitor[0]
     leaf = metric.split("/")[0].removeprefix("val_").removeprefix("test_").lower()
+    if leaf.startswith(DIAGNOSTIC_PREFIXES):
+        return "none"
     return "max" if leaf in HIGHER_IS_BETTER else "min"
 
 
@@ -50,7 +56,10 @@ def _best_and_final(steps: list[int], values: list[float], mode: str) -> dict:
     pairs = [(s, v) for s, v in zip(steps, values, strict=True) if math.isfinite(v)]
     if not pairs:
         return {"best": math.nan, "best_step": None, "final": math.nan, "final_step": None}
-    best = (min if mode == "min" else max)(pairs, key=lambda p: p[1])
+    if mode == "none":  # a diagnostic: "best" is just the final value
+        best = pairs[-1]
+    else:
+        best = (min if mode == "min" else max)(pairs, key=lambda p: p[1])
     return {
         "best": best[1],
         "best_step": best[0],
@@ -149,10 +158,13 @@ def compare_runs(
             )
         finite = [r for r in rows if math.isfinite(r["best"])]
         winner = (
-            (min if mode == "min" else max)(finite, key=lambda r: r["best"]) if finite else None
+            (min if mode == "min" else max)(finite, key=lambda r: r["best"])
+            if finite and mode != "none"
+            else None
         )
         name = f"compare_{metric.replace('/', '_')}"
-        plot = plot_curves(out / f"{name}.png", f"{metric} ({mode} is better)", series, metric)
+        title = f"{metric} ({mode} is better)" if mode != "none" else f"{metric} (diagnostic)"
+        plot = plot_curves(out / f"{name}.png", title, series, metric)
         result["plots"].append(plot)
         result["metrics"][metric] = {"direction": mode, "winner": winner["label"] if winner else None,
                                      "runs": rows}  # fmt: skip
@@ -162,8 +174,9 @@ def compare_runs(
             ["", "label", f"best ({mode})", "at step", "final", "at step"],
             [["★" if r is winner else "", r["label"], fmt(r["best"], 5), fmt(r["best_step"]),
               fmt(r["final"], 5), fmt(r["final_step"])] for r in rows],
-            note=f"★ marks the best {metric} over the run (its {mode}imum); runs without it: "
-            + (", ".join(missing) if missing else "none") + ".",
+            note=(f"★ marks the best {metric} over the run (its {mode}imum)" if mode != "none"
+                  else f"{metric} is a diagnostic with no better direction: no winner, best = final")
+            + "; runs without it: " + (", ".join(missing) if missing else "none") + ".",
         )  # fmt: skip
     (out / "plots.json").write_text(json.dumps(result["plots"], indent=2) + "\n")
     json_path = out / "compare.json"
