@@ -19,19 +19,17 @@ Ours because no corpus can be downloaded at run time; eSpeak NG ships as a wheel
 
 from __future__ import annotations
 
-import io
+import functools
 import json
 import multiprocessing as mp
 import os
 import random
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import soundfile as sf
-
+from seqlab.data.espeak import ESPEAK_SAMPLE_RATE
+from seqlab.data.synth_speech import Job, render
 from seqlab.data.synth_text import GENERATOR_VERSION, SentenceGenerator, number_words
 
 CORPUS_VERSION = "synth-ljspeech-1"  # bump when a seed's corpus changes
@@ -50,23 +48,6 @@ _NUMBER_VALUES = {
     **{w: 20 + 10 * i for i, w in enumerate(_TENS)},
 }
 _ORDINAL_HEADS = ("first", "second", "third")
-
-
-@dataclass(frozen=True)
-class Job:
-    """One utterance to render, decided up front in the main process."""
-
-    text: str
-    rate: int
-    pitch: int
-    pitch_range: int
-    level_db: float  # target RMS of the speech, dBFS
-    lead_s: float  # silence before and after the speech
-    trail_s: float
-    noise_db: float  # RMS of the noise floor, dBFS
-    noise_seed: int
-    voice: str = VOICE
-    variant: str = VARIANT
 
 
 def _cardinal_value(words: list[str]) -> int | None:
@@ -128,35 +109,8 @@ def _sentence_case(text: str) -> str:
     return text[:1].upper() + text[1:] + "."
 
 
-def render(job: Job) -> tuple[bytes, int]:
-    """Synthesise one utterance as a 22,050 Hz mono 16-bit WAV file.
-
-    Returns:
-        ``(wav_bytes, n_samples)``.
-    """
-    from seqlab.data.espeak import ESPEAK_SAMPLE_RATE, synthesize
-
-    wave = synthesize(job.text, job.voice, job.variant, job.rate, job.pitch, job.pitch_range)
-    loud = np.nonzero(np.abs(wave) > 10 ** (-50 / 20) * max(np.abs(wave).max(initial=0), 1e-9))[0]
-    if loud.size == 0:
-        raise RuntimeError(
-            f"eSpeak NG produced silence for {job.text!r} ({job.voice}+{job.variant})"
-        )
-    wave = wave[loud[0] : loud[-1] + 1].astype(np.float64)  # (T,) speech only
-    wave *= 10 ** (job.level_db / 20) / max(float(np.sqrt(np.mean(wave**2))), 1e-9)
-    lead = round(job.lead_s * ESPEAK_SAMPLE_RATE)
-    trail = round(job.trail_s * ESPEAK_SAMPLE_RATE)
-    wave = np.concatenate([np.zeros(lead), wave, np.zeros(trail)])
-    wave += np.random.default_rng(job.noise_seed).standard_normal(wave.shape[0]) * 10 ** (
-        job.noise_db / 20
-    )
-    peak = np.abs(wave).max()
-    if peak > 0.95:  # never clip: turn the whole utterance down instead
-        wave *= 0.95 / peak
-    pcm = np.round(wave * 32767).astype(np.int16)  # (T',)
-    buffer = io.BytesIO()
-    sf.write(buffer, pcm, ESPEAK_SAMPLE_RATE, format="WAV", subtype="PCM_16")
-    return buffer.getvalue(), int(pcm.shape[0])
+# eSpeak's own rate, no resampling; WAV as LJSpeech ships (a module-level partial: picklable)
+_render_wav = functools.partial(render, sample_rate=ESPEAK_SAMPLE_RATE, container="WAV")
 
 
 def _plan(rng: random.Random, sentences: SentenceGenerator, used: set[str], voice: str,
@@ -224,13 +178,12 @@ def build_ljspeech_corpus(
     used: set[str] = set()
     target_s = hours * 3600.0
     seconds, lines = 0.0, []
-    from seqlab.data.espeak import ESPEAK_SAMPLE_RATE
 
     ctx = mp.get_context("spawn")  # safe whatever the parent holds (torch threads, locks)
     with ctx.Pool(min(workers, ROUND_JOBS)) as pool:
         while seconds < target_s:
             jobs = [_plan(rng, sentences, used, voice_name, variant) for _ in range(ROUND_JOBS)]
-            for job, (wav, n_samples) in zip(jobs, pool.imap(render, jobs), strict=True):
+            for job, (wav, n_samples) in zip(jobs, pool.imap(_render_wav, jobs), strict=True):
                 k = len(lines)
                 utt_id = (
                     f"SYN{k // UTTERANCES_PER_CHAPTER + 1:03d}-{k % UTTERANCES_PER_CHAPTER + 1:04d}"

@@ -94,14 +94,16 @@ def _init_worker() -> None:
     torch.set_num_threads(1)  # this worker's own process: one core each, same numerics everywhere
 
 
-def render(job: Job) -> tuple[bytes, int]:
+def render(job: Job, sample_rate: int = SAMPLE_RATE, container: str = "FLAC") -> tuple[bytes, int]:
     """Synthesise one utterance and encode it.
 
     Args:
         job: what to say and how.
+        sample_rate: output rate; eSpeak's own 22,050 Hz is written without resampling.
+        container: soundfile format, "FLAC" (the LibriSpeech layout) or "WAV" (LJSpeech).
 
     Returns:
-        ``(flac_bytes, n_samples)``: a 16 kHz mono 16-bit FLAC file and its length in samples.
+        ``(file_bytes, n_samples)``: a mono 16-bit file and its length in samples.
     """
     from seqlab.audio.resample import resample
     from seqlab.data.espeak import ESPEAK_SAMPLE_RATE, synthesize
@@ -113,9 +115,10 @@ def render(job: Job) -> tuple[bytes, int]:
             f"eSpeak NG produced silence for {job.text!r} ({job.voice}+{job.variant})"
         )
     wave = wave[loud[0] : loud[-1] + 1]  # (T,) at 22,050 Hz, speech only
-    wave = resample(wave, ESPEAK_SAMPLE_RATE, SAMPLE_RATE)  # (T',) at 16 kHz
+    if sample_rate != ESPEAK_SAMPLE_RATE:
+        wave = resample(wave, ESPEAK_SAMPLE_RATE, sample_rate)  # (T',) at sample_rate
     wave = wave * (10 ** (job.level_db / 20) / max(float(np.sqrt(np.mean(wave**2))), 1e-9))
-    lead, trail = round(job.lead_s * SAMPLE_RATE), round(job.trail_s * SAMPLE_RATE)
+    lead, trail = round(job.lead_s * sample_rate), round(job.trail_s * sample_rate)
     wave = np.concatenate([np.zeros(lead), wave, np.zeros(trail)])
     noise = np.random.default_rng(job.noise_seed).standard_normal(wave.shape[0])
     wave = wave + noise * 10 ** (job.noise_db / 20)
@@ -124,7 +127,7 @@ def render(job: Job) -> tuple[bytes, int]:
         wave = wave * (0.95 / peak)
     pcm = np.round(wave * 32767).astype(np.int16)  # (T'',)
     buffer = io.BytesIO()
-    sf.write(buffer, pcm, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+    sf.write(buffer, pcm, sample_rate, format=container, subtype="PCM_16")
     return buffer.getvalue(), int(pcm.shape[0])
 
 
