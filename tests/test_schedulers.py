@@ -39,9 +39,14 @@ def test_noam_matches_the_paper_formula():
     assert lrs[4] == pytest.approx(0.25)  # 2 * 1/4 * 4^-0.5
 
 
-def test_our_schedulers_state_dict_round_trips_with_weights_only():
+@pytest.mark.parametrize(
+    "make",
+    [lambda opt: WarmupLinearDecay(opt, 3, 10), lambda opt: Noam(opt, d_model=16, warmup_steps=3)],
+    ids=["warmup_linear", "noam"],
+)
+def test_our_schedulers_state_dict_round_trips_with_weights_only(make):
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    scheduler = WarmupLinearDecay(optimizer, 3, 10)
+    scheduler = make(optimizer)
     for _ in range(4):
         optimizer.step()
         scheduler.step()
@@ -49,9 +54,14 @@ def test_our_schedulers_state_dict_round_trips_with_weights_only():
     torch.save(scheduler.state_dict(), buffer)
     buffer.seek(0)
     state = torch.load(buffer, weights_only=True)
-    fresh = WarmupLinearDecay(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0), 3, 10)
+    fresh = make(torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0))
     fresh.load_state_dict(state)
     assert fresh.last_epoch == 4 and fresh.get_last_lr() == scheduler.get_last_lr()
+    fresh.optimizer.step()
+    fresh.step()
+    scheduler.optimizer.step()
+    scheduler.step()
+    assert fresh.get_last_lr() == scheduler.get_last_lr()  # the schedule goes on where it was
 
 
 def test_warmup_longer_than_run_is_a_clear_error():

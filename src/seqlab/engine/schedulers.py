@@ -1,7 +1,8 @@
 """Learning-rate schedules that torch.optim.lr_scheduler lacks: linear warmup + linear decay
 (BERT/wav2vec2 fine-tuning) and the Noam schedule (Transformer, "Attention is all you need").
 
-Both are ``LambdaLR`` subclasses: stepped once per optimizer step, state saved by torch.
+Both are :class:`FactorSchedule` subclasses (a ``LambdaLR`` whose multiplier is a method
+computed from plain fields): stepped once per optimizer step, state saved by torch.
 """
 
 from __future__ import annotations
@@ -12,7 +13,32 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
 
 
-class WarmupLinearDecay(LambdaLR):
+class FactorSchedule(LambdaLR):
+    """A ``LambdaLR`` whose multiplier is the subclass's ``factor(step)`` method.
+
+    Its state is LambdaLR's without ``lr_lambdas``: LambdaLR would pickle the bound method (and
+    so the whole scheduler), which ``torch.load(weights_only=True)`` refuses. The factor is rebuilt
+    from the constructor's arguments instead, so a checkpoint holds only numbers.
+    """
+
+    def __init__(self, optimizer: Optimizer, last_epoch: int = -1):
+        super().__init__(optimizer, self.factor, last_epoch=last_epoch)
+
+    def factor(self, step: int) -> float:
+        """Multiplier of the base lr after ``step`` optimizer steps."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict:
+        """LambdaLR's state without the (rebuilt) multiplier functions."""
+        return {k: v for k, v in super().state_dict().items() if k != "lr_lambdas"}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Load a state from :meth:`state_dict`; the multipliers stay this scheduler's own."""
+        state_dict = {**state_dict, "lr_lambdas": [None] * len(self.lr_lambdas)}
+        super().load_state_dict(state_dict)
+
+
+class WarmupLinearDecay(FactorSchedule):
     """lr = base_lr * step / warmup_steps for step < warmup_steps, then decays linearly to 0 at
     ``total_steps``: base_lr * (total_steps - step) / (total_steps - warmup_steps).
 
@@ -41,7 +67,7 @@ class WarmupLinearDecay(LambdaLR):
             )
         self.warmup_steps = int(warmup_steps)
         self.total_steps = int(total_steps)
-        super().__init__(optimizer, self.factor, last_epoch=last_epoch)
+        super().__init__(optimizer, last_epoch=last_epoch)
 
     def factor(self, step: int) -> float:
         """Multiplier of the base lr after ``step`` optimizer steps."""
@@ -49,16 +75,8 @@ class WarmupLinearDecay(LambdaLR):
             return step / max(1, self.warmup_steps)
         return max(0.0, (self.total_steps - step) / max(1, self.total_steps - self.warmup_steps))
 
-    def state_dict(self) -> dict:
-        # LambdaLR would try to save the bound method; our factor is rebuilt from the fields.
-        return {k: v for k, v in super().state_dict().items() if k != "lr_lambdas"}
 
-    def load_state_dict(self, state_dict: dict) -> None:
-        state_dict = {**state_dict, "lr_lambdas": [None] * len(self.lr_lambdas)}
-        super().load_state_dict(state_dict)
-
-
-class Noam(LambdaLR):
+class Noam(FactorSchedule):
     """lr = base_lr * factor * d_model^-0.5 * min(step^-0.5, step * warmup_steps^-1.5), step >= 1.
 
     Set the optimizer's lr to 1.0 to get the paper's schedule exactly.
@@ -81,7 +99,7 @@ class Noam(LambdaLR):
         self.d_model = int(d_model)
         self.warmup_steps = int(warmup_steps)
         self.noam_factor = float(factor)
-        super().__init__(optimizer, self.factor, last_epoch=last_epoch)
+        super().__init__(optimizer, last_epoch=last_epoch)
 
     def factor(self, step: int) -> float:
         """Multiplier of the base lr after ``step`` optimizer steps (step 0 is treated as 1)."""
@@ -89,6 +107,3 @@ class Noam(LambdaLR):
         return (
             self.noam_factor * self.d_model**-0.5 * min(step**-0.5, step * self.warmup_steps**-1.5)
         )
-
-    state_dict = WarmupLinearDecay.state_dict
-    load_state_dict = WarmupLinearDecay.load_state_dict
