@@ -108,6 +108,10 @@ def test_hand_computed_bigram_probabilities(tmp_path):
     # Context "<s>": <s> a = 1, <s> b = 2, <s> c = 2 -> total 5; gamma(<s>) = (D1 + 2*D2) / 5 = 0.56.
     # <unk> is never seen: P(<unk> | <s>) = 0.56 * 7/75.
     assert prob(model, [], "<unk>") == pytest.approx((d2[0] + 2 * d2[1]) / 5 * p_uni["<unk>"])
+    # The <s> unigram as lmplz writes it: log10 probability 0, backoff log10 gamma(<s>).
+    bos_logp, bos_backoff = parse_arpa(arpa)[1][1][("<s>",)]
+    assert bos_logp == 0.0
+    assert bos_backoff == pytest.approx(math.log10((d2[0] + 2 * d2[1]) / 5), abs=1e-6)
     null = kenlm.State()
     model.NullContextWrite(null)  # no context at all: the unigram distribution
     assert 10 ** model.BaseScore(null, "<unk>", kenlm.State()) == pytest.approx(p_uni["<unk>"])
@@ -142,7 +146,8 @@ def test_arpa_is_valid_and_loads(tmp_path):
         assert summary["sentences"] == 4 and summary["empty_lines"] == 1
         assert summary["tokens"] == 3 + 3 + 6 + 4
         unigrams = sections[1]
-        assert unigrams[("<s>",)][0] == -99
+        # lmplz writes log10 P(<s>) = 0 (probability 1: <s> is context only), not SRILM's -99
+        assert unigrams[("<s>",)][0] == 0.0
         assert {("<unk>",), ("</s>",), ("the",), ("cat",)} <= set(unigrams)
         assert ("The",) not in unigrams  # normalised: lowercase, punctuation gone
         for n in range(2, order + 1):  # every n-gram's context and suffix is listed one order down

@@ -21,7 +21,9 @@ The estimate follows lmplz (Heafield et al. 2013; Chen & Goodman 1998) step by s
    without its first word. Unigrams interpolate with the uniform distribution over the vocabulary
    (``<unk>`` included, ``<s>`` excluded), which is how ``<unk>`` gets its probability.
 5. The ARPA stores ``log10 p`` for every n-gram, ``log10 gamma(g)`` as the backoff of every n-gram
-   ``g`` that is a context, and ``-99`` for the unigram ``<s>`` (it is never predicted).
+   ``g`` that is a context. The unigram ``<s>`` is never predicted; like lmplz (which gives it
+   probability 1 before interpolation, so an explicitly scored ``<s>`` costs nothing) we write
+   ``0`` as its log10 probability, and its backoff like any context's. (SRILM writes ``-99``.)
 
 Degenerate count-of-counts. lmplz stops with "Could not calculate Kneser-Ney discounts" when one
 of ``n1``, ``n2``, ``n3`` of an order is 0 (common on toy or deduplicated corpora), or when a
@@ -47,7 +49,7 @@ from seqlab.text.normalize import normalize_text
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 SPECIAL_TOKENS = frozenset({BOS, EOS, UNK})
 FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)  # lmplz's --discount_fallback default: D1, D2, D3+
-BOS_LOG10_PROB = -99.0  # what lmplz writes for <s>: it is context only, never predicted
+BOS_LOG10_PROB = 0.0  # what lmplz writes for <s> (log10 of 1): it is context only, never predicted
 
 Gram = tuple[str, ...]
 
