@@ -116,7 +116,7 @@ def test_prefix_search_equals_brute_force_without_lm(seed):
         assert hyp.score == pytest.approx(score, abs=1e-9)
         assert hyp.acoustic == pytest.approx(score, abs=1e-9)
     assert tuple(nbest[0].tokens) == ranked[0][0]
-    assert nbest[0].text == "".join(TOKENS[i] for i in ranked[0][0])
+    assert nbest[0].text == " ".join("".join(TOKENS[i] for i in ranked[0][0]).split())
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -251,3 +251,175 @@ def test_pruning_keeps_the_beam_bounded_and_bad_input_is_named():
     with pytest.raises(ValueError, match="beam_size"):
         CTCBeamSearchDecoder(TOKENS, beam_size=0)
     assert math.isfinite(dec.decode_batch([lp])[0][0].score)
+
+
+def test_texts_are_single_spaced_on_every_path():
+    """Tokens " a  b " (delimiters first, twice in a row, last) give the text "a b" whichever
+    path made the hypothesis: best path, beam, beam + LM, every n-best entry, the greedy decoder."""
+    from seqlab.decoding.factory import GreedyDecoder
+    from seqlab.text.vocab import CharVocab
+
+    spelled = [1, 2, 1, 0, 1, 3, 1]  # " ", a, " ", blank, " ", b, " "
+    lp = np.log(np.full((len(spelled), len(TOKENS)), 0.01))
+    lp[np.arange(len(spelled)), spelled] = np.log(0.97)
+    decoders = [
+        CTCBeamSearchDecoder(TOKENS, beam_size=1),  # best path
+        CTCBeamSearchDecoder(TOKENS, beam_size=8, nbest=8),
+        CTCBeamSearchDecoder(TOKENS, beam_size=8, nbest=8, lm=ToyLM(), alpha=0.1, beta=0.0),
+        CTCBeamSearchDecoder(TOKENS, beam_size=8, detokenize=CharVocab(TOKENS).decode),
+        GreedyDecoder(CharVocab(TOKENS)),
+    ]
+    for decoder in decoders:
+        nbest = decoder.decode_batch([lp])[0]
+        assert nbest[0].tokens == [1, 2, 1, 1, 3, 1]
+        assert nbest[0].text == "a b"
+        assert len(nbest) == 1 or len(nbest) > 4  # (the n-best lists are really lists)
+        for hyp in nbest:
+            assert hyp.text == " ".join(hyp.text.split()), hyp.text
+
+
+# ---- a group of utterances decodes exactly as each utterance alone -------------------------------
+# Lock-step groups share one prefix trie and batch their LM requests; the result must not depend
+# on who else is in the group (an utterance with a copy of itself was the worst case: the copy saw
+# a word's LM score as a 0.0 placeholder, beams went empty or lost their best hypothesis).
+
+CHARS = ["<blank>", " ", "a", "b", "c", "d"]
+PIECES = ["<blank>", "\u2581a", "\u2581b", "\u2581c", "\u2581d", "a", "b", "c", "d"]
+WORD_CORPUS = [
+    "ab ba cab",
+    "a dab bad",
+    "cad ab a",
+    "bad cab ab",
+    "a a ba",
+    "dab cad ba ab",
+    "abc da",
+    "dad ab cab",
+]
+
+
+def peaky_inputs(seed: int, n: int, n_tokens: int, sharpness: float = 4.0) -> list[np.ndarray]:
+    """``n`` random peaky CTC outputs of 20-40 frames: log-softmax of scaled Gaussian logits."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        logits = rng.normal(size=(int(rng.integers(20, 41)), n_tokens)) * sharpness
+        out.append(logits - np.log(np.exp(logits).sum(axis=1, keepdims=True)))
+    return out
+
+
+def group_orders(n: int, seed: int):
+    """(utterance order, group size): each utterance next to a copy of itself; then shuffled, with
+    repeats, utterances of different lengths mixed, in groups of 3, 4 and 7."""
+    yield [i for i in range(n) for _ in range(2)], 2
+    rng = np.random.default_rng(seed)
+    for size in (3, 4, 7):
+        order = np.concatenate([rng.permutation(n), rng.integers(0, n, n // 2)])
+        rng.shuffle(order)
+        yield order.tolist(), size
+
+
+def assert_groups_decode_as_alone(make_decoder, items, seed=0, workers=1):
+    """Every arrangement of :func:`group_orders` gives each utterance the n-best list it gets
+    alone: same texts and tokens, scores to 1e-6. ``make_decoder(group_size=, workers=)``."""
+    alone = make_decoder(group_size=1, workers=1).decode_batch(items)
+    assert all(alone), "an empty n-best list"
+    wrong = []
+    for order, size in group_orders(len(items), seed):
+        grouped = make_decoder(group_size=size, workers=workers).decode_batch(
+            [items[i] for i in order]
+        )
+        for i, got in zip(order, grouped, strict=True):
+            want = alone[i]
+            same = (
+                [h.text for h in got] == [h.text for h in want]
+                and [h.tokens for h in got] == [h.tokens for h in want]
+                and all(abs(a.score - b.score) <= 1e-6 for a, b in zip(got, want, strict=True))
+            )
+            if not same:
+                wrong.append((size, i, [h.text for h in want][:1], [h.text for h in got][:1]))
+        for hyps in grouped:
+            assert all(h.text == " ".join(h.text.split()) for h in hyps)
+    assert not wrong, f"{len(wrong)} utterances differ in a group, e.g. {wrong[:3]}"
+
+
+@pytest.fixture(scope="module")
+def word_arpa(tmp_path_factory):
+    from seqlab.lm.kneser_ney import build_arpa
+
+    directory = tmp_path_factory.mktemp("words-lm")
+    (directory / "corpus.txt").write_text("\n".join(WORD_CORPUS) + "\n")
+    build_arpa(directory / "corpus.txt", directory / "lm.arpa", order=3)
+    return directory / "lm.arpa"
+
+
+@pytest.mark.parametrize(
+    "tokens, n, settings",
+    [
+        (CHARS, 200, {}),  # the defaults: alpha 0.5, beta 1, unk -23, prune -12
+        (CHARS, 80, dict(beam_size=4, beam_prune_logp=-6.0, alpha=1.0, beta=2.0, unk_offset=-4.0)),
+        (PIECES, 80, dict(token_top_k=4, alpha=0.8)),
+    ],
+    ids=["chars", "chars-tight", "pieces"],
+)
+def test_groups_with_an_ngram_lm_decode_as_alone(word_arpa, tokens, n, settings):
+    from seqlab.decoding.ngram_lm import NGramLM
+
+    lm = NGramLM(word_arpa)
+    settings = {"beam_size": 8, "nbest": 3, **settings}
+
+    def make_decoder(group_size, workers):
+        return CTCBeamSearchDecoder(
+            tokens, lm=lm, group_size=group_size, workers=workers, **settings
+        )
+
+    assert_groups_decode_as_alone(make_decoder, peaky_inputs(len(tokens), n, len(tokens)))
+
+
+def test_groups_in_worker_processes_and_without_lm_decode_as_alone(word_arpa):
+    from seqlab.decoding.ngram_lm import NGramLM
+
+    items = peaky_inputs(1, 40, len(CHARS))
+    lm = NGramLM(word_arpa)
+    assert_groups_decode_as_alone(
+        lambda group_size, workers: CTCBeamSearchDecoder(
+            CHARS, beam_size=8, nbest=3, lm=lm, group_size=group_size, workers=workers
+        ),
+        items,
+        workers=2,
+    )
+    assert_groups_decode_as_alone(
+        lambda group_size, workers: CTCBeamSearchDecoder(
+            CHARS, beam_size=8, nbest=3, group_size=group_size, workers=workers
+        ),
+        items,
+    )
+
+
+def test_a_nudge_far_below_any_score_gap_changes_no_hypothesis(word_arpa):
+    """LM scores moved by under 1e-9 (a float32 LM in another batch moves them by ~1e-6) change
+    no n-best list: the search's early pruning bounds must hold despite rounding, or a hypothesis
+    tied with the beam's last place is kept or lost by a float's last bit."""
+    import zlib
+
+    from seqlab.decoding.ngram_lm import NGramLM
+
+    class Nudged(NGramLM):
+        def score_words(self, requests):
+            scored = super().score_words(requests)
+            return [
+                (logp + 1e-9 * (zlib.crc32(word.encode()) % 1000 / 1000 - 0.5), state)
+                for (_, word), (logp, state) in zip(requests, scored, strict=True)
+            ]
+
+    items = peaky_inputs(3, 300, len(CHARS))
+    plain = CTCBeamSearchDecoder(CHARS, beam_size=8, nbest=3, lm=NGramLM(word_arpa))
+    nudged = CTCBeamSearchDecoder(CHARS, beam_size=8, nbest=3, lm=Nudged(word_arpa))
+    moved = [
+        i
+        for i, (a, b) in enumerate(
+            zip(plain.decode_batch(items), nudged.decode_batch(items), strict=True)
+        )
+        if [h.tokens for h in a] != [h.tokens for h in b]
+        or any(abs(x.score - y.score) > 1e-6 for x, y in zip(a, b, strict=True))
+    ]
+    assert not moved, f"{len(moved)} of {len(items)} n-best lists changed: {moved[:10]}"

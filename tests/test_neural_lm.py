@@ -23,11 +23,11 @@ TEXT = [
 SENTENCES = TEXT + ["the zebra sat", "on on on the the dog ran"]  # "zebra" is unknown to the words
 
 
-def word_tokenizer():
+def word_tokenizer(text=TEXT):
     tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     trainer = trainers.WordLevelTrainer(special_tokens=["<pad>", "<unk>", "<s>", "</s>"])
-    tok.train_from_iterator(TEXT, trainer)
+    tok.train_from_iterator(text, trainer)
     return transformers.PreTrainedTokenizerFast(
         tokenizer_object=tok,
         bos_token="<s>",
@@ -37,7 +37,7 @@ def word_tokenizer():
     )
 
 
-def bpe_tokenizer():
+def bpe_tokenizer(text=TEXT):
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
@@ -46,7 +46,7 @@ def bpe_tokenizer():
         special_tokens=["<|endoftext|>"],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
     )
-    tok.train_from_iterator(TEXT, trainer)
+    tok.train_from_iterator(text, trainer)
     end = "<|endoftext|>"
     return transformers.PreTrainedTokenizerFast(
         tokenizer_object=tok, bos_token=end, eos_token=end, unk_token=end
@@ -293,3 +293,27 @@ def test_beam_search_fused_with_a_tiny_gpt2_equals_brute_force(lm_dir):
     hyp = decoder.decode_batch([lp])[0][0]
     assert tuple(hyp.tokens) == best_labels
     assert hyp.score == pytest.approx(best, abs=1e-4)
+
+
+@pytest.mark.parametrize("kind, n", [("word", 24), ("bpe", 10)])  # (BPE knows every word: slower)
+def test_groups_with_a_neural_lm_decode_as_alone(tmp_path, kind, n):
+    """Lock-step groups batch the neural LM's requests; each utterance still gets exactly the
+    n-best list it gets alone. A fresh LM per decoder, so its batches and caches differ; in
+    float64, where a history's scores do not depend on the batch it ran in (in float32 they move
+    by ~2e-6, which alone would exceed the 1e-6 this test allows on a sentence's score)."""
+    from seqlab.decoding.ctc_beam import CTCBeamSearchDecoder
+    from test_ctc_beam import CHARS, WORD_CORPUS, assert_groups_decode_as_alone, peaky_inputs
+
+    save_lm(tmp_path, word_tokenizer(WORD_CORPUS) if kind == "word" else bpe_tokenizer(WORD_CORPUS))
+
+    def make_decoder(group_size, workers):
+        return CTCBeamSearchDecoder(
+            CHARS,
+            beam_size=6,
+            nbest=3,
+            lm=HFCausalLM(tmp_path, dtype=torch.float64),
+            alpha=0.8,
+            group_size=group_size,
+        )
+
+    assert_groups_decode_as_alone(make_decoder, peaky_inputs(7, n, len(CHARS)))

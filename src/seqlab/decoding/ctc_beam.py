@@ -22,7 +22,8 @@ collapsed into one update. A beam of one without an LM is best-path (greedy) dec
 
 Many utterances are decoded in lock-step, so a neural LM scores the words completed at a frame
 by all their hypotheses in one batch; with ``workers > 1`` groups of utterances go to forked
-worker processes (n-gram LMs and no LM; a neural LM stays in the main process).
+worker processes (n-gram LMs and no LM; a neural LM stays in the main process). Either way each
+utterance gets exactly the n-best list it gets when decoded alone.
 
 Usage::
 
@@ -37,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
+import operator
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,6 +49,7 @@ import torch
 from seqlab.decoding.lm import LanguageModel
 
 NEG = float("-inf")
+_score_of = operator.itemgetter(0)  # a beam row's ranking score
 _log1p = math.log1p
 _exp = math.exp
 
@@ -60,12 +63,18 @@ def _lse(a: float, b: float) -> float:
     return a + _log1p(_exp(b - a))
 
 
+def single_spaced(text: str) -> str:
+    """``text`` with its words separated by single spaces and none at the ends: a hypothesis
+    spelled token by token may hold several delimiters in a row, or one first or last."""
+    return " ".join(text.split())
+
+
 @dataclass
 class Hypothesis:
     """One entry of an n-best list.
 
     Attributes:
-        text: the transcript (detokenised like greedy decoding's).
+        text: the transcript (detokenised, words separated by single spaces).
         tokens: output token ids, blanks and repeats removed.
         score: the ranking score, ``acoustic + alpha * lm + beta * n_words``.
         acoustic: ln P_ctc of the token sequence (all its alignments summed, within the beam).
@@ -329,7 +338,8 @@ class CTCBeamSearchDecoder:
         trie = _Trie(n_tokens, self.lm.start() if self.lm is not None else None)
         child_of, token_of, bonus = trie.child_of, trie.token, trie.bonus
         make_child = self._child
-        boundary = [d or w for d, w, _ in self._kind]  # tokens that may complete a word
+        # tokens that may complete a word (without an LM no word is scored: none)
+        boundary = [(d or w) and self.lm is not None for d, w, _ in self._kind]
         chars = [c for _, _, c in self._kind]
         partial, unknown = trie.partial, trie.unknown
         # the LM's set of word beginnings (None: it cannot tell, every partial word is fine)
@@ -370,6 +380,11 @@ class CTCBeamSearchDecoder:
                 if len(beam) >= beam_size and beam[-1][0] > floor:
                     floor = beam[-1][0]
                 floor += lb
+                # The stays' scores are summed in another order than this bound, so rounding can
+                # put the beam_size-th stay (equal to it when only a blank extends it) an ulp
+                # below it: a margin far above rounding and far below real score gaps keeps the
+                # bound safe (else that stay is lost, or not, by a float's last bit).
+                floor -= 1e-9 * (1.0 + abs(floor))
                 # A prefix of the beam gains probability only by staying (a blank, or its own last
                 # token again) and from its parent when that is in the beam too; a new prefix
                 # only from its parent. So every hypothesis of the frame is scored right here.
@@ -414,15 +429,21 @@ class CTCBeamSearchDecoder:
                         else:
                             add = total + lp
                         child = child_of.get(base + tok)
-                        if child is None:
-                            if boundary[tok]:  # completes a word: the LM must score it
-                                most = gain_unknown if unknown[node] else gain_known
-                                if add + bonus[node] + most < floor:
-                                    continue  # not even the best possible LM score would help
+                        if child is not None and child in kept:
+                            continue  # scored with the beam: its stay row took this extension
+                        if boundary[tok]:  # may complete a word: scored once the LM has it
+                            # The same way whether or not the prefix exists: another utterance
+                            # of the group may have made it this frame, its LM score still
+                            # pending (its bonus a placeholder), so a group decodes as alone.
+                            most = gain_unknown if unknown[node] else gain_known
+                            if add + bonus[node] + most < floor:
+                                continue  # not even the best possible LM score would help
+                            if child is None:
                                 child = make_child(trie, node, tok, pending)
-                                late.append((out, len(out)))
-                                out.append((None, child, NEG, add, add))
-                                continue
+                            late.append((out, len(out)))
+                            out.append((None, child, NEG, add, add))
+                            continue
+                        if child is None:
                             b = bonus[node]  # a prefix made only if it survives the frame
                             if add + b < floor:
                                 continue  # even without a partial-word penalty
@@ -438,9 +459,8 @@ class CTCBeamSearchDecoder:
                             out.append((score, ~(base + tok), NEG, add, add))  # not made yet
                             if score + prune > floor:
                                 floor = score + prune
-                        elif child not in kept:  # (a kept child was scored with the beam)
-                            b = bonus[child]
-                            score = add + b
+                        else:  # made earlier (by this or another utterance): same score
+                            score = add + bonus[child]
                             if score >= floor:
                                 out.append((score, child, NEG, add, add))
                                 if score + prune > floor:
@@ -453,7 +473,9 @@ class CTCBeamSearchDecoder:
                 rows[i] = (total + bonus[child], child, pb, pnb, total)
             late.clear()
             for u, scored in fresh:  # keep the best within the margin
-                scored.sort(reverse=True)  # (a dozen items: faster than heapq.nlargest)
+                # By score alone, stable: ties keep the order the rows were made in, which does
+                # not depend on prefix ids (those differ when a group shares the trie).
+                scored.sort(key=_score_of, reverse=True)  # (faster than heapq.nlargest here)
                 del scored[beam_size:]
                 if prune != NEG and len(scored) > 1:
                     floor = scored[0][0] + prune
@@ -522,10 +544,10 @@ class CTCBeamSearchDecoder:
         return out
 
     def _text(self, tokens: list[int]) -> str:
+        """The transcript of ``tokens``, single-spaced (see :func:`single_spaced`)."""
         if self._detokenize is not None:
-            return self._detokenize(tokens)
-        text = "".join(self.tokens[i] for i in tokens)
-        return text.replace("\u2581", " ").strip() if self._subword else text
+            return single_spaced(self._detokenize(tokens))
+        return single_spaced("".join(self.tokens[i] for i in tokens).replace("\u2581", " "))
 
     def _best_path(self, lp: np.ndarray) -> Hypothesis:
         """Beam size 1 without an LM: the best path, collapsed (exactly greedy decoding)."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.decoding.ctc_beam import CTCBeamSearchDecoder, Hypothesis, _as_arrays
+from seqlab.decoding.ctc_beam import CTCBeamSearchDecoder, Hypothesis, _as_arrays, single_spaced
 
 _LM_CACHE: dict[tuple, object] = {}
 
@@ -45,7 +45,8 @@ class GreedyDecoder:
                     tokens.append(tok)
                 previous = tok
             score = float(lp[np.arange(len(best)), best].sum())
-            out.append([Hypothesis(self.vocab.decode(tokens), tokens, score, score, 0.0, 0)])
+            text = single_spaced(self.vocab.decode(tokens))
+            out.append([Hypothesis(text, tokens, score, score, 0.0, 0)])
         return out
 
     def decode(self, log_probs, lengths=None) -> list[str]:
