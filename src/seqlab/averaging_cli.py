@@ -16,6 +16,7 @@ import safetensors.torch
 import torch
 
 from seqlab.engine.checkpoint import AVERAGED_SUFFIXES, resolve_checkpoint
+from seqlab.registry import check_tree_inside, load_checkpoint_config
 
 SKIP = {"state.pt", "meta.json"}  # training state does not survive averaging
 
@@ -43,6 +44,11 @@ def average_checkpoints(checkpoints: list[str | Path], out: str | Path) -> dict:
         for f in dirs[0].glob("*.safetensors")
         if not any(f.stem.endswith("_" + s) for s in AVERAGED_SUFFIXES)
     )
+    for d in dirs:  # the result is loaded like any checkpoint: refuse what loading would refuse
+        if (d / "config.yaml").exists():
+            load_checkpoint_config(d)
+    # the newest one's files are copied: none may lead out of it (a symlink to a private file)
+    check_tree_inside(dirs[-1], dirs[-1], str(dirs[-1]))
     configs = {
         (d / "config.yaml").read_text() if (d / "config.yaml").exists() else "" for d in dirs
     }

@@ -22,6 +22,8 @@
     seqlab sweep EXPERIMENT key=a,b [--max-steps N] [--train-fraction F]   train a grid, compare it
 
 Overrides use Hydra's grammar: ``a.b=v``, ``+a.b=v`` (add), ``~a.b`` (delete), ``group=option``.
+Loading a checkpoint builds only seqlab's own classes; ``--trust-target mypkg.MyModel`` accepts
+yours (docs/security.md).
 """
 
 from __future__ import annotations
@@ -80,6 +82,18 @@ def _decoder_overrides(args: argparse.Namespace) -> list[str]:
                 )
             out.append(f"decoder.{flag}={_quote(path.resolve())}")
     return out
+
+
+def _add_trust_flag(p: argparse.ArgumentParser) -> None:
+    """``--trust-target``: the user's own classes a loaded checkpoint's config may name."""
+    p.add_argument(
+        "--trust-target",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="accept this _target_ (mypkg.MyModel, or mypkg.*) in the checkpoint's config.yaml: "
+        "loading otherwise builds only seqlab's own classes (docs/security.md)",
+    )
 
 
 def _add_decoder_flags(p: argparse.ArgumentParser, nbest: bool = False) -> None:
@@ -578,6 +592,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output JSON (default <run>/eval.json)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     _add_decoder_flags(p)
+    _add_trust_flag(p)
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("transcribe", help="transcribe audio files with a checkpoint")
@@ -586,6 +601,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line: {path, text}")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     _add_decoder_flags(p, nbest=True)
+    _add_trust_flag(p)
     p.set_defaults(func=cmd_transcribe)
 
     p = sub.add_parser("tune-decoder", help="search the LM weight alpha and word bonus beta")
@@ -597,11 +613,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output JSON (default <run>/tune_decoder.json)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     _add_decoder_flags(p)
+    _add_trust_flag(p)
     p.set_defaults(func=cmd_tune_decoder)
 
     p = sub.add_parser("average", help="average the weights of several checkpoints into one")
     p.add_argument("checkpoints", nargs="+", help="checkpoint dirs, e.g. run/checkpoints/step-*")
     p.add_argument("--out", required=True, help="the new checkpoint directory")
+    _add_trust_flag(p)
     p.set_defaults(func=cmd_average)
 
     p = sub.add_parser("export", help="write a fine-tuned HF model as a plain HF directory")
@@ -612,6 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="vocoders: write the generator as an official HiFi-GAN g_ file (+ config.json)",
     )
+    _add_trust_flag(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("lm", help="language models for decoding")
@@ -632,6 +651,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lp-alpha", type=float, default=None, help="GNMT length-penalty exponent")
     p.add_argument("--batch-size", type=int, default=64, help="sentences translated together")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    _add_trust_flag(p)
     p.set_defaults(func=cmd_translate)
 
     p = sub.add_parser("vocode", help="wav (copy-synthesis) or .npy mels -> wav with a vocoder")
@@ -645,6 +665,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="CHECKPOINT is an official HiFi-GAN g_ file; this is its config JSON",
     )
+    _add_trust_flag(p)
     p.set_defaults(func=cmd_vocode)
 
     p = sub.add_parser("data", help="build the built-in corpora")
@@ -718,8 +739,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``seqlab`` console script."""
+    from seqlab.registry import trusting
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    with trusting(getattr(args, "trust_target", None) or ()):  # --trust-target, for every load
+        return int(args.func(args) or 0)
 
 
 if __name__ == "__main__":

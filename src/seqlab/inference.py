@@ -8,23 +8,35 @@ import numpy as np
 import torch
 from hydra.utils import get_class
 
-from seqlab.config import apply_overrides, load_config
+from seqlab.config import apply_overrides
 
 
-def load_task(checkpoint: str | Path, overrides: list[str] | tuple[str, ...] = ()):
+def load_task(
+    checkpoint: str | Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    trust_targets: list[str] | tuple[str, ...] = (),
+):
     """Rebuild the task of a checkpoint with its weights loaded.
+
+    The checkpoint's config.yaml is checked before anything is built (seqlab/registry.py): every
+    ``_target_`` must be a seqlab class (or in ``trust_targets``), it may hold no interpolation, and
+    its text hooks are dropped. The user's ``overrides`` are applied after that check: they are
+    the user's own and may name any class or hook.
 
     Args:
         checkpoint: a checkpoint directory (``run/checkpoints/best``), or a run directory (its ``best``).
         overrides: Hydra-grammar overrides applied to the checkpoint's saved config.
+        trust_targets: ``_target_`` names of the user's own classes to accept in the saved config
+            (``mypkg.MyModel``, or ``mypkg.*``); the CLI's ``--trust-target``.
 
     Returns:
         ``(task, checkpoint_dir)``.
     """
     from seqlab.engine.checkpoint import load_model_weights, resolve_checkpoint
+    from seqlab.registry import load_checkpoint_config
 
     ckpt = resolve_checkpoint(checkpoint)
-    cfg = load_config(ckpt / "config.yaml")
+    cfg = load_checkpoint_config(ckpt, trust_targets)
     cfg = apply_overrides(cfg, list(overrides) + ["trainer.resume_from=null"])
     task_cls = get_class(cfg.task._target_)
     task = task_cls(cfg, vocab_dir=ckpt)
@@ -38,6 +50,7 @@ def load(
     checkpoint: str | Path,
     device: str | torch.device = "cpu",
     overrides: list[str] | tuple[str, ...] = (),
+    trust_targets: list[str] | tuple[str, ...] = (),
 ):
     """The task's inference object for ``checkpoint`` (see ``seqlab.load``).
 
@@ -45,8 +58,9 @@ def load(
         checkpoint: checkpoint or run directory.
         device: where to run the model.
         overrides: of the saved config, e.g. ``["decoder=ctc_beam", "decoder.lm=lm.arpa"]``.
+        trust_targets: the user's own classes the saved config may name (see :func:`load_task`).
     """
-    task, _ = load_task(checkpoint, overrides)
+    task, _ = load_task(checkpoint, overrides, trust_targets)
     return task.for_inference(device)
 
 
