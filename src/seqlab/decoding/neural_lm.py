@@ -106,9 +106,12 @@ class HFCausalLM:
                 f"{directory} has no config.json: not a Hugging Face model directory (pass the "
                 "folder that holds config.json, e.g. <run>/checkpoints/best/hf)"
             )
-        config = transformers.AutoConfig.from_pretrained(directory)
+        # trust_remote_code=False: an auto_map in a loaded config.json never imports code
+        config = transformers.AutoConfig.from_pretrained(directory, trust_remote_code=False)
         try:
-            model = transformers.AutoModelForCausalLM.from_pretrained(directory)
+            model = transformers.AutoModelForCausalLM.from_pretrained(
+                directory, trust_remote_code=False
+            )
         except (ValueError, KeyError) as err:
             raise ValueError(
                 f"{directory} holds a '{getattr(config, 'model_type', '?')}' model, which is not a "
@@ -116,7 +119,9 @@ class HFCausalLM:
                 "LM directory such as <run>/checkpoints/best/hf from `seqlab train lm_gpt2_small`"
             ) from err
         try:
-            tokenizer = transformers.AutoTokenizer.from_pretrained(directory)
+            tokenizer = transformers.AutoTokenizer.from_pretrained(
+                directory, trust_remote_code=False
+            )
         except (OSError, ValueError, TypeError) as err:
             raise ValueError(
                 f"{directory} has no usable tokenizer (tokenizer.json / tokenizer_config.json); "

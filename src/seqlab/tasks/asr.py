@@ -234,7 +234,10 @@ class ASRTask:
 
     def _vocab(self, vocab_dir):
         if vocab_dir is not None and (Path(vocab_dir) / "vocab.json").is_file():
-            return load_vocab(vocab_dir)
+            from seqlab.registry import trusted_hook
+
+            # a text hook saved in the vocabulary runs only if the user's config names it too
+            return load_vocab(vocab_dir, hook=trusted_hook(self.cfg))
         kind = self.cfg.data.get("vocab", "char")
         if kind == "char":
             return build_vocab("char")

@@ -56,7 +56,10 @@ class HFCTCTask(ASRTask):
     # ---- hooks of ASRTask ----------------------------------------------------------------------
     def _vocab(self, vocab_dir):
         if vocab_dir is not None and (Path(vocab_dir) / "vocab.json").is_file():
-            return load_vocab(vocab_dir)
+            from seqlab.registry import trusted_hook
+
+            # a text hook saved in the vocabulary runs only if the user's config names it too
+            return load_vocab(vocab_dir, hook=trusted_hook(self.cfg))
         settings = OmegaConf.to_container(self.cfg.data.get("text") or {}, resolve=True)
         normalizer = ScriptNormalizer(**settings)
         return ScriptCharVocab.from_texts(
@@ -68,6 +71,10 @@ class HFCTCTask(ASRTask):
 
         saved = Path(vocab_dir) / HF_CONFIG_DIR if vocab_dir is not None else None
         saved = saved if saved is not None and (saved / "config.json").is_file() else None
+        if saved is not None:  # read by the family's own config classes (no auto_map), inside
+            from seqlab.registry import check_tree_inside
+
+            check_tree_inside(saved, vocab_dir, str(saved))
         model, self.feature_extractor = build_hf_ctc(self.cfg.model, self.vocab, saved)
         rate = int(self.feature_extractor.sampling_rate)
         if rate != self.sample_rate:

@@ -237,7 +237,13 @@ class LMTask:
         self._train_sentences: list[Sentence] | None = None
         hf_dir = Path(vocab_dir) / "hf" if vocab_dir is not None else None
         if hf_dir is not None and (hf_dir / "tokenizer.json").is_file():
-            self.tokenizer = transformers.AutoTokenizer.from_pretrained(hf_dir)
+            from seqlab.registry import check_tree_inside
+
+            check_tree_inside(hf_dir, vocab_dir, str(hf_dir))  # no symlink out of the checkpoint
+            # never the code an auto_map in a loaded tokenizer_config.json may name
+            self.tokenizer = transformers.AutoTokenizer.from_pretrained(
+                hf_dir, trust_remote_code=False
+            )
         else:
             tok = cfg.tokenizer
             self.tokenizer = build_tokenizer(

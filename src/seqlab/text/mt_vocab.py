@@ -239,7 +239,9 @@ def load_mt_vocab(directory: str | Path, name: str) -> MTVocab:
     if kind == WordVocab.kind:
         return WordVocab(payload["itos"], lang=payload.get("lang", "en"))
     if kind in ("bpe", "unigram"):
-        model_path = Path(directory) / payload["model_file"]
+        from seqlab.registry import artifact_path
+
+        model_path = artifact_path(directory, payload.get("model_file"), str(path), "model_file")
         if not model_path.is_file():
             raise FileNotFoundError(f"{model_path} is missing; {path} refers to it")
         return SubwordVocab(model_path.read_bytes(), kind=kind, lang=payload.get("lang", "en"))

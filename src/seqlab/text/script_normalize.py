@@ -5,7 +5,9 @@ which would destroy Devanagari (the virama ``्`` is one) and Cyrillic (``й`` 
 :class:`ScriptNormalizer` keeps every letter and mark of the script, in this order:
 
 1. ``hook`` (optional): a user function ``str -> str`` named ``"package.module:function"``, run
-   first (e.g. a Nepali number speller; num2words has no Nepali).
+   first (e.g. a Nepali number speller; num2words has no Nepali). Only the user's own config or
+   command line chooses it: a hook named by a loaded vocabulary is never imported
+   (``withhold``; docs/security.md).
 2. Unicode NFC (composed letters, one code point where the script has one).
 3. Lowercase, where the script has case (``str.lower`` leaves caseless scripts unchanged).
 4. Numbers: runs of decimal digits of any script (``123``, ``१२३``) are spelled out with
@@ -66,6 +68,7 @@ class ScriptNormalizer:
         if self.numbers not in ("num2words", "keep"):
             raise ValueError(f"numbers must be 'num2words' or 'keep', got {self.numbers!r}")
         self._hook = _load_hook(self.hook) if self.hook else None
+        self._withheld: tuple[str, str] | None = None  # (hook, file) named by a loaded file
         self._spell = None
         if self.numbers == "num2words" and self.language:
             from num2words import CONVERTER_CLASSES, num2words
@@ -81,9 +84,14 @@ class ScriptNormalizer:
         """True when digit runs are spelled out (num2words knows ``language``)."""
         return self._spell is not None
 
+    def withhold(self, hook: str, source: str) -> None:
+        """Record that ``source`` (a loaded vocabulary) names ``hook``, which is not imported:
+        normalising then raises an error saying how the user can give it themselves."""
+        self._withheld = (hook, source)
+
     def to_dict(self) -> dict:
-        """The settings, as saved next to a vocabulary."""
-        return asdict(self)
+        """The settings, as saved next to a vocabulary (a withheld hook is kept as it was)."""
+        return {**asdict(self), **({"hook": self._withheld[0]} if self._withheld else {})}
 
     def __call__(self, text: str) -> str:
         """Normalise one transcript.
@@ -94,6 +102,10 @@ class ScriptNormalizer:
         Returns:
             the normalised transcript (may be empty).
         """
+        if self._withheld is not None:
+            from seqlab.registry import withheld_hook_error
+
+            raise withheld_hook_error(*self._withheld)
         if self._hook is not None:
             text = self._hook(text)
         text = unicodedata.normalize("NFC", text)

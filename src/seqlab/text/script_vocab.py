@@ -113,10 +113,26 @@ class ScriptCharVocab:
         (directory / VOCAB_FILE).write_text(json.dumps(payload, ensure_ascii=False, indent=1))
 
     @classmethod
-    def load(cls, directory: str | Path) -> ScriptCharVocab:
-        """Read what :meth:`save` wrote."""
+    def load(cls, directory: str | Path, hook: str | None = None) -> ScriptCharVocab:
+        """Read what :meth:`save` wrote.
+
+        Args:
+            directory: where ``vocab.json`` is.
+            hook: the text hook the user's own config names (``data.text.hook``). A hook saved
+                in ``vocab.json`` is imported only when it is this one; otherwise it is never
+                imported and normalising text raises an error that says how to give it (the
+                vocabulary still decodes: transcription needs no normaliser).
+        """
         payload = _read_vocab_json(directory, expect_kind=cls.kind)
-        return cls(payload["chars"], ScriptNormalizer(**payload["normalizer"]))
+        settings = dict(payload.get("normalizer") or {})
+        saved = settings.get("hook")
+        if saved and saved != hook:
+            settings["hook"] = None
+            normalizer = ScriptNormalizer(**settings)
+            normalizer.withhold(saved, str(Path(directory) / VOCAB_FILE))
+        else:
+            normalizer = ScriptNormalizer(**settings)
+        return cls(payload["chars"], normalizer)
 
     def hf_vocab(self) -> dict[str, int]:
         """The ``vocab.json`` of a Hugging Face ``Wav2Vec2CTCTokenizer``: token -> id, same ids."""

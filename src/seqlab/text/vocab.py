@@ -188,9 +188,12 @@ class SentencePieceVocab:
 
     @classmethod
     def load(cls, directory: str | Path) -> SentencePieceVocab:
-        """Read what :meth:`save` wrote."""
+        """Read what :meth:`save` wrote (``model_file`` must be a file inside ``directory``)."""
+        from seqlab.registry import artifact_path
+
         payload = _read_vocab_json(directory, expect_kind=cls.kind)
-        model_path = Path(directory) / payload["model_file"]
+        source = str(Path(directory) / VOCAB_FILE)
+        model_path = artifact_path(directory, payload.get("model_file"), source, "model_file")
         if not model_path.is_file():
             raise FileNotFoundError(
                 f"{model_path} is missing; {directory} holds an incomplete vocab"
@@ -211,8 +214,14 @@ def _read_vocab_json(directory: str | Path, expect_kind: str | None = None) -> d
     return payload
 
 
-def load_vocab(directory: str | Path) -> Vocab:
-    """Load a vocabulary of either kind from the directory ``save`` wrote."""
+def load_vocab(directory: str | Path, hook: str | None = None) -> Vocab:
+    """Load a vocabulary of any kind from the directory ``save`` wrote.
+
+    Args:
+        directory: e.g. a checkpoint directory.
+        hook: the text hook the user's own config names (``data.text.hook``); a hook saved in
+            the vocabulary runs only when it is this one (see ScriptCharVocab.load).
+    """
     kind = _read_vocab_json(directory).get("kind")
     if kind == CharVocab.kind:
         return CharVocab.load(directory)
@@ -221,7 +230,7 @@ def load_vocab(directory: str | Path) -> Vocab:
     if kind == "script_char":  # any script (seqlab/text/script_vocab.py)
         from seqlab.text.script_vocab import ScriptCharVocab
 
-        return ScriptCharVocab.load(directory)
+        return ScriptCharVocab.load(directory, hook=hook)
     raise ValueError(f"{Path(directory) / VOCAB_FILE}: unknown vocabulary kind {kind!r}")
 
 
