@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 STYLE = """
 body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; padding: 0 1em;
@@ -25,8 +27,60 @@ pre { background: #f6f6f6; padding: 0.6em; overflow-x: auto; font-size: 0.85em; 
 """
 
 
-def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+# Report text comes from what runs wrote (transcripts, run names, overrides), so the Markdown
+# shows it as text: HTML as entities, and the characters that make links, code or emphasis escaped.
+_MD_ESCAPES = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        "\\": "\\\\",
+        "`": "\\`",
+        "*": "\\*",
+        "[": "\\[",
+        "]": "\\]",
+    }
+)
+_NEWLINES = re.compile(r"[\r\n]+")
+
+
+@dataclass(frozen=True)
+class Code:
+    """An inline code span inside a paragraph: ``doc.paragraph(["run ", Code("seqlab eval"), "."])``."""
+
+    text: str
+
+
+def _md_text(text) -> str:
+    """Plain text for a Markdown paragraph, heading or link text (one line)."""
+    return _NEWLINES.sub(" ", str(text).translate(_MD_ESCAPES))
+
+
+def _md_cell(text) -> str:
+    """Plain text for a Markdown table cell (a pipe would end the cell)."""
+    return _md_text(text).replace("|", "\\|")
+
+
+def _md_code_span(text: str) -> str:
+    """A code span whose fence is longer than any run of backticks inside it."""
+    text = _NEWLINES.sub(" ", text)
+    ticks = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
+
+
+def _md_fence(text: str) -> str:
+    """A code-block fence longer than any run of backticks in ``text`` (so it cannot close early)."""
+    return "`" * max(3, max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+
+
+def _md_link(relative: str) -> str:
+    """A relative path as a link destination (spaces and parentheses percent-encoded)."""
+    return quote(str(relative), safe="/")
+
+
+def _parts(text) -> list:
+    return list(text) if isinstance(text, (list, tuple)) else [text]
 
 
 def _is_number(text: str) -> bool:
@@ -48,7 +102,8 @@ class Document:
     def heading(self, text: str, level: int = 2) -> None:
         self.blocks.append(("h", level, text))
 
-    def paragraph(self, text: str, note: bool = False) -> None:
+    def paragraph(self, text: str | list, note: bool = False) -> None:
+        """Plain text (shown as text, never as markup), or a list of text and :class:`Code` parts."""
         self.blocks.append(("p", text, note))
 
     def table(self, columns: list[str], rows: list[list], note: str | None = None) -> None:
@@ -67,26 +122,31 @@ class Document:
     # ------------------------------------------------------------------ Markdown
     def to_markdown(self) -> str:
         """The report as GitHub-flavoured Markdown (media linked by relative path)."""
-        out = [f"# {self.title}", ""]
+        out = [f"# {_md_text(self.title)}", ""]
         for block in self.blocks:
             kind = block[0]
             if kind == "h":
-                out += ["#" * block[1] + " " + block[2], ""]
+                out += ["#" * block[1] + " " + _md_text(block[2]), ""]
             elif kind == "p":
-                out += [f"_{block[1]}_" if block[2] else block[1], ""]
+                text = "".join(
+                    _md_code_span(p.text) if isinstance(p, Code) else _md_text(p)
+                    for p in _parts(block[1])
+                )
+                out += [f"_{text}_" if block[2] else text, ""]
             elif kind == "table":
                 _, columns, rows, note = block
                 out.append("| " + " | ".join(_md_cell(c) for c in columns) + " |")
                 out.append("|" + "|".join("---:" if self._numeric(rows, i) else "---"
                                           for i in range(len(columns))) + "|")  # fmt: skip
                 out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
-                out += ["", f"_{note}_", ""] if note else [""]
+                out += ["", f"_{_md_text(note)}_", ""] if note else [""]
             elif kind == "image":
-                out += [f"![{block[2]}]({block[1]})", ""]
+                out += [f"![{_md_text(block[2])}]({_md_link(block[1])})", ""]
             elif kind == "audio":
-                out += [f"- [{block[2]}]({block[1]})", ""]
+                out += [f"- [{_md_text(block[2])}]({_md_link(block[1])})", ""]
             elif kind == "code":
-                out += ["```", block[1].rstrip("\n"), "```", ""]
+                fence = _md_fence(block[1])
+                out += [fence, block[1].rstrip("\n"), fence, ""]
         return "\n".join(out).rstrip() + "\n"
 
     @staticmethod
@@ -114,7 +174,11 @@ class Document:
                 out.append(f"<h{block[1]}>{esc(block[2])}</h{block[1]}>")
             elif kind == "p":
                 css = ' class="note"' if block[2] else ""
-                out.append(f"<p{css}>{esc(block[1])}</p>")
+                text = "".join(
+                    f"<code>{esc(p.text)}</code>" if isinstance(p, Code) else esc(str(p))
+                    for p in _parts(block[1])
+                )
+                out.append(f"<p{css}>{text}</p>")
             elif kind == "table":
                 _, columns, rows, note = block
                 numeric = [self._numeric(rows, i) for i in range(len(columns))]

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from seqlab.report.config_diff import diff_configs, experiment_defaults, format_value
-from seqlab.report.document import Document
+from seqlab.report.document import Code, Document
 from seqlab.report.plots import NOT_PLOTTED, constant_keys, run_plots
 from seqlab.report.run_data import RunData, as_float, eval_step, load_run
 from seqlab.report.tables import fmt, predictions, progress_table, table_columns, throughput
@@ -167,8 +167,8 @@ def _configuration(run: RunData, doc: Document) -> None:
         doc.paragraph(f"Not compared with defaults: {reason}.", note=True)
     else:
         diff = diff_configs(defaults, run.config)
-        doc.paragraph(f"How config.yaml differs from `seqlab train {run.experiment}` without overrides "
-                      f"({len(diff)} keys):")  # fmt: skip
+        doc.paragraph(["How config.yaml differs from ", Code(f"seqlab train {run.experiment}"),
+                       f" without overrides ({len(diff)} keys):"])  # fmt: skip
         if diff:
             doc.table(["key", "default", "this run"],
                       [[k, _cell(format_value(a), 80), _cell(format_value(b), 80)] for k, a, b in diff])  # fmt: skip
