@@ -64,10 +64,13 @@ def test_our_schedulers_state_dict_round_trips_with_weights_only(make):
     assert fresh.get_last_lr() == scheduler.get_last_lr()  # the schedule goes on where it was
 
 
-def test_warmup_longer_than_run_is_a_clear_error():
+def test_warmup_longer_than_run_is_clamped_with_a_warning():
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    with pytest.raises(ValueError, match="warmup_steps <= total_steps"):
-        WarmupLinearDecay(optimizer, warmup_steps=10, total_steps=5)
+    with pytest.warns(UserWarning, match=r"warmup_steps=10 is longer than the run \(5 optimizer"):
+        scheduler = WarmupLinearDecay(optimizer, warmup_steps=10, total_steps=5)
+    assert scheduler.warmup_steps == 5  # the lr peaks at the run's last step
+    with pytest.raises(ValueError, match="warmup_steps >= 0"):
+        WarmupLinearDecay(optimizer, warmup_steps=-1, total_steps=5)
 
 
 def _train(tmp_path, lr_scheduler, optimizer=None, **trainer):

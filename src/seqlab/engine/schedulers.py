@@ -8,6 +8,7 @@ computed from plain fields): stepped once per optimizer step, state saved by tor
 from __future__ import annotations
 
 import math
+import warnings
 
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR
@@ -60,11 +61,20 @@ class WarmupLinearDecay(FactorSchedule):
     ):
         if warmup_ratio is not None:
             warmup_steps = math.ceil(float(warmup_ratio) * int(total_steps))
-        if not 0 <= warmup_steps <= total_steps:
-            raise ValueError(
-                f"WarmupLinearDecay needs 0 <= warmup_steps <= total_steps, got {warmup_steps} and "
-                f"{total_steps}; lower lr_scheduler.warmup_steps or train longer"
+        if warmup_steps < 0:
+            raise ValueError(f"WarmupLinearDecay needs warmup_steps >= 0, got {warmup_steps}")
+        if warmup_steps > total_steps:
+            # a short trial run (max_steps) of a long recipe: warm up over the whole run rather
+            # than stop; the user is told, since the schedule is not the configured one
+            warnings.warn(
+                f"lr_scheduler.warmup_steps={warmup_steps} is longer than the run "
+                f"({total_steps} optimizer step{'s' if total_steps != 1 else ''}): clamped to "
+                f"{total_steps}, so the lr peaks at the last step; lower warmup_steps or train "
+                "longer for the configured schedule",
+                UserWarning,
+                stacklevel=2,
             )
+            warmup_steps = total_steps
         self.warmup_steps = int(warmup_steps)
         self.total_steps = int(total_steps)
         super().__init__(optimizer, last_epoch=last_epoch)
