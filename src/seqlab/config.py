@@ -82,7 +82,78 @@ def compose_experiment(experiment: str, overrides: list[str] | tuple[str, ...] =
         raise ConfigError(_explain_composition_error(err, experiment, overrides)) from err
     finally:
         GlobalHydra.instance().clear()
-    return _resolved(cfg)
+    cfg = _resolved(cfg)
+    _check_override_types(experiment, overrides, cfg)
+    return cfg
+
+
+_EXPECTED = {
+    bool: "a boolean (true or false)",
+    int: "an integer",
+    float: "a number",
+    str: "a string",
+}
+
+
+def _type_error(key: str, text: str, value, default) -> str | None:
+    """Why an override ``key=text`` (parsed to ``value``) cannot replace ``default``, or None.
+
+    Scalars only (int, float, bool, str; null on either side is always fine); a float key takes
+    an int, a string key takes a number (names like ``2020`` are strings to the user)."""
+    scalars = (bool, int, float, str)
+    if value is None or default is None or (isinstance(value, str) and "${" in value):
+        return None  # null, or an interpolation (checked once resolved)
+    if not isinstance(value, scalars) or not isinstance(default, scalars):
+        return None
+    kind = type(default)
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    else:
+        ok = not isinstance(value, bool)
+    if ok:
+        return None
+    shown = str(default).lower() if kind is bool else str(default)  # as on a command line
+    quoted = repr(shown) if kind is str else shown
+    hint = f" (quote it to pass the text: {key}='{text}')" if kind is str else ""
+    return (
+        f"{key}: {text!r} is not {_EXPECTED[kind]} (the default is {quoted}){hint}; "
+        f"e.g. {key}={shown}"
+    )
+
+
+def _check_override_types(experiment: str, overrides, cfg: DictConfig) -> None:
+    """Raise a ``ConfigError`` for an override whose value has another type than the key's value
+    in the experiment (composed with the same group choices): caught here, before anything is
+    built or written, instead of as a traceback from deep inside a run."""
+    parser = OverridesParser.create()
+    parsed = list(zip(overrides, parser.parse_overrides(list(overrides)), strict=True))
+    values = {  # key -> its last override (the one that counts)
+        ov.key_or_group: text
+        for text, ov in parsed
+        if not (ov.is_delete() or ov.is_add()) and ov.key_or_group not in GROUPS
+    }
+    if not values:
+        return
+    groups = [text for text, ov in parsed if ov.key_or_group in GROUPS and not ov.is_delete()]
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
+            base = compose(config_name=f"experiment/{experiment}", overrides=groups)
+        base = OmegaConf.create(OmegaConf.to_container(base, resolve=True))
+    except Exception:  # the defaults cannot be composed alone: nothing to compare with
+        return
+    finally:
+        GlobalHydra.instance().clear()
+    for key, text in values.items():
+        default = OmegaConf.select(base, key, default=None)
+        value = OmegaConf.select(cfg, key, default=None)
+        error = _type_error(key, text.split("=", 1)[1], value, default)
+        if error:
+            raise ConfigError(f"cannot apply overrides to experiment '{experiment}': {error}")
 
 
 def _explain_composition_error(err: Exception, experiment: str, overrides) -> str:
@@ -188,6 +259,10 @@ def apply_overrides(cfg: DictConfig, overrides: list[str] | tuple[str, ...]) -> 
             raise ConfigError(
                 f"unknown config key '{key}'.{_suggest(key, cfg)} To add a new key use '+{key}=...'."
             )
+        text = ov.input_line.split("=", 1)[1]
+        error = _type_error(key, text, value, OmegaConf.select(cfg, key, default=None))
+        if error:
+            raise ConfigError(f"cannot apply override {error}")
         OmegaConf.update(cfg, key, value, merge=False)
     return _resolved(cfg)
 

@@ -11,9 +11,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
 import seqlab
+from seqlab.config import ConfigError
 from seqlab.engine.checkpoint import resolve_checkpoint
 
 
@@ -102,15 +104,52 @@ def create_run_dir(cfg: DictConfig, overrides: Sequence[str] = ()) -> Path:
     return run_dir
 
 
-def prepare_run_dir(cfg: DictConfig, overrides: Sequence[str] = ()) -> Path:
-    """The run directory for ``cfg``: a new one, or, when ``trainer.resume_from`` is set, the
-    run that owns that checkpoint (``<run>/checkpoints/<tag>``), whose config.yaml is replaced
-    by this config (the old one kept) and whose overrides.txt gets the new overrides appended
-    under a ``# resume`` line."""
+def resume_run_dir(cfg: DictConfig) -> Path | None:
+    """Check ``trainer.resume_from`` before anything is built or written; return the run
+    directory that owns the checkpoint, or None for a new run directory.
+
+    None when ``resume_from`` is unset, or when the checkpoint is not inside a run directory
+    (``<run>/checkpoints/<tag>`` next to ``<run>/config.yaml``, e.g. a ``best/`` copied to
+    /tmp): that run continues from the checkpoint in a new directory under ``runs_root``.
+
+    Raises:
+        ConfigError: ``resume_from`` is not a checkpoint, or one of another experiment (its
+            config.yaml says so): resuming it would mix two experiments and rewrite that run's
+            config.yaml and overrides.txt.
+    """
     resume_from = (cfg.get("trainer") or {}).get("resume_from")
     if not resume_from:
+        return None
+    try:
+        ckpt = resolve_checkpoint(resume_from)
+    except FileNotFoundError as err:
+        raise ConfigError(f"trainer.resume_from: {err}") from None
+    owner = ckpt.parent.parent
+    in_run = ckpt.parent.name == "checkpoints" and (owner / "config.yaml").is_file()
+    saved = ckpt / "config.yaml" if (ckpt / "config.yaml").is_file() else owner / "config.yaml"
+    if saved.is_file() and (in_run or saved.parent == ckpt):
+        try:  # plain YAML: only a name is read from the file, nothing is built from it
+            theirs = (yaml.safe_load(saved.read_text()) or {}).get("experiment_name")
+        except (yaml.YAMLError, AttributeError):
+            theirs = None
+        ours = cfg.get("experiment_name")
+        if theirs is not None and ours is not None and str(theirs) != str(ours):
+            raise ConfigError(
+                f"trainer.resume_from={resume_from} is a checkpoint of experiment '{theirs}', not "
+                f"'{ours}': resume it with `seqlab train {theirs} trainer.resume_from=...`, or "
+                f"give a checkpoint of '{ours}'"
+            )
+    return owner if in_run else None
+
+
+def prepare_run_dir(cfg: DictConfig, overrides: Sequence[str] = ()) -> Path:
+    """The run directory for ``cfg``: a new one, or, when ``trainer.resume_from`` is a
+    checkpoint inside a run directory (:func:`resume_run_dir`), that run, whose config.yaml is
+    replaced by this config (the old one kept) and whose overrides.txt gets the new overrides
+    appended under a ``# resume`` line."""
+    run_dir = resume_run_dir(cfg)
+    if run_dir is None:
         return create_run_dir(cfg, overrides)
-    run_dir = resolve_checkpoint(resume_from).parent.parent
     write_config(run_dir, cfg)
     with open(run_dir / "overrides.txt", "a", encoding="utf-8") as file:
         file.write(

@@ -132,6 +132,28 @@ def fit(cfg: DictConfig, task, run_dir: Path | None = None, overrides=()) -> dic
         trainer.close()
 
 
+def _load_resumed_weights(models: dict, resume: dict, resume_from) -> None:
+    """Load a resumed checkpoint's weights into ``models``; a mismatch (another model size or
+    family than the checkpoint was trained with) is a ``ConfigError`` naming what differs."""
+    from seqlab.config import ConfigError
+
+    for name, module in models.items():
+        if name not in resume["models"]:
+            raise ConfigError(
+                f"trainer.resume_from={resume_from} has no weights for '{name}' (it holds "
+                f"{sorted(resume['models'])}); resume with the config it was trained with"
+            )
+        try:
+            module.load_state_dict(resume["models"][name])
+        except RuntimeError as err:
+            detail = " ".join(str(err).split())
+            raise ConfigError(
+                f"trainer.resume_from={resume_from}: its '{name}' weights do not fit this config's "
+                f"model ({detail[:300]}{'...' if len(detail) > 300 else ''}); resume with the "
+                "model settings it was trained with (the run's config.yaml)"
+            ) from None
+
+
 class NonFiniteLossError(RuntimeError):
     """Raised after ``trainer.max_nonfinite_in_a_row`` skipped steps in a row."""
 
@@ -160,17 +182,18 @@ class Trainer:
         self.accelerator = Accelerator(mixed_precision=PRECISIONS[self.precision], cpu=use_cpu)
         self.rank, self.world_size = self.accelerator.process_index, self.accelerator.num_processes
         self.is_main = self.accelerator.is_main_process
+        # A resumed run's weights are loaded before Accelerate moves them, and before the run
+        # directory is touched: a checkpoint that does not fit this config changes nothing.
+        resume = ckpt.load_checkpoint(t.resume_from) if t.get("resume_from") else None
+        self.models = dict(task.models())
+        if resume:
+            _load_resumed_weights(self.models, resume, t.resume_from)
         self.run_dir = Path(run_dir or agree_on_run_dir(cfg, list(overrides), self.accelerator))
         self.ckpt_dir = self.run_dir / "checkpoints"
         # Each rank draws its own dropout masks and augmentations from here on.
         seed_everything(int(cfg.seed) + self.rank, bool(t.get("deterministic", False)))
 
-        # Models and optimizers; a resumed run's weights are loaded before Accelerate moves them.
-        resume = ckpt.load_checkpoint(t.resume_from) if t.get("resume_from") else None
-        self.models = dict(task.models())
-        for name, module in self.models.items():
-            if resume:
-                module.load_state_dict(resume["models"][name])
+        # Optimizers (their resumed state is loaded with the rest of the state below).
         self.optimizers = build_optimizers(cfg, task)
         optimizers = [o.optimizer for o in self.optimizers.values()]
         prepared = self.accelerator.prepare(*self.models.values(), *optimizers)
