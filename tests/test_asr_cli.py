@@ -94,10 +94,12 @@ def test_eval_on_a_hand_written_librispeech_dir(trained, corpus, tmp_path, capsy
     )
     assert code == 0
     result = json.loads(out.read_text())
-    assert result["subsets"] == ["test-clean"] and result["n_items"] == 3
+    # the item whose audio is missing is left out, reported, and scored as all errors
+    assert result["subsets"] == ["test-clean"] and result["n_items"] == 4
+    assert result["left_out"]["reasons"] == {"missing_file": 1}
     assert 0.0 <= result["metrics"]["cer"] and result["metrics"]["wer"] >= 0.0
     refs = {u["reference"] for u in result["utterances"]}
-    assert refs == set(SENTENCES[3:])
+    assert refs == {*SENTENCES[3:], "this file is missing"}
     assert all({"id", "path", "hypothesis", "wer", "cer"} <= set(u) for u in result["utterances"])
     assert "wer=" in capsys.readouterr().out
 

@@ -123,6 +123,14 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors that mean the user's config or data must change: printed as one line, no
+    traceback (their messages name the key or file and what to do)."""
+    from seqlab.data.parallel import ParallelDataError
+
+    return (ConfigError, FileNotFoundError, ParallelDataError)
+
+
 def train(experiment: str, overrides: list[str]) -> dict:
     """Compose ``experiment`` with ``overrides``, build its task and run the engine. Returns fit's summary."""
     from hydra.errors import InstantiationException
@@ -130,14 +138,16 @@ def train(experiment: str, overrides: list[str]) -> dict:
 
     from seqlab.config import compose_experiment
     from seqlab.engine.rng import seed_everything
+    from seqlab.engine.rundir import resume_run_dir
     from seqlab.engine.trainer import fit
 
     cfg = compose_experiment(experiment, overrides)
+    resume_run_dir(cfg)  # a resume_from that cannot be resumed fails before anything is written
     seed_everything(int(cfg.seed), bool(cfg.trainer.deterministic))  # before the model is built
     try:
         task = instantiate(cfg.task, cfg=cfg, _recursive_=False)
     except InstantiationException as err:
-        if isinstance(err.__cause__, ConfigError):  # the task's message, not Hydra's wrapping
+        if isinstance(err.__cause__, _user_errors()):  # the task's message, not Hydra's wrapping
             raise err.__cause__ from None
         raise
     # run_dir=None: the engine makes the run directory on rank 0 (or reuses the one that owns
@@ -150,7 +160,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     try:
         summary = train(args.experiment, args.overrides)
-    except ConfigError as err:
+    except _user_errors() as err:
         return _print_config_error(err)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one summary (rank 0's)
         print(json.dumps(summary, indent=2, default=str))
@@ -163,7 +173,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         overrides = [*args.overrides, *_decoder_overrides(args)]
         result = evaluate(
-            args.checkpoint, overrides, split=args.split, out=args.out, device=args.device
+            args.checkpoint,
+            overrides,
+            split=args.split,
+            out=args.out,
+            device=args.device,
+            exclude_left_out=args.exclude_left_out,
         )
     except (ConfigError, FileNotFoundError, ValueError) as err:
         return _print_config_error(err)
@@ -171,6 +186,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(_decoder_table(result["decoders"]))
     metrics = ", ".join(f"{k}={v:.4f}" for k, v in result["metrics"].items())
     print(f"{result['split']} ({result['n_items']} items): {metrics}")
+    left = result["left_out"]
+    if left["count"]:
+        reasons = ", ".join(f"{reason}: {n}" for reason, n in left["reasons"].items())
+        scored = (
+            f"{left['scored']} scored as errors (empty hypotheses; --exclude-left-out to skip)"
+            if left["scored_as"] == "errors"
+            else "not scored (--exclude-left-out)"
+        )
+        print(
+            f"{left['count']} item{'s' if left['count'] != 1 else ''} left out ({reasons}); "
+            f"{scored}; listed in {left['list']}"
+        )
     print(f"wrote {result['path']}")
     return 0
 
@@ -188,7 +215,9 @@ def _decoder_table(rows: list[dict]) -> str:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from seqlab.inference import load
+    import warnings
+
+    from seqlab.inference import InputWarning, load
 
     try:
         model = load(args.checkpoint, device=args.device, overrides=_decoder_overrides(args))
@@ -198,13 +227,21 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     nbest = args.nbest or 1
     for path in args.audio:
         try:
-            hyps = model.transcribe_nbest(path)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", InputWarning)
+                hyps = model.transcribe_nbest(path)
         except Exception as err:  # one unreadable file must not stop the others
             failed += 1
-            print(f"seqlab: cannot transcribe {path}: {err}", file=sys.stderr)
+            message = str(err) if str(path) in str(err) else f"cannot transcribe {path}: {err}"
+            print(f"seqlab: {message}", file=sys.stderr)
             continue
+        notes = [str(w.message) for w in caught if issubclass(w.category, InputWarning)]
+        for note in notes if not args.json else ():
+            print(f"seqlab: warning: {note}", file=sys.stderr)
         if args.json:
             row = {"path": str(path), "text": hyps[0].text}
+            if notes:
+                row["warning"] = "; ".join(notes)
             if nbest > 1:
                 row["nbest"] = [
                     {"text": h.text, "score": h.score, "acoustic": h.acoustic, "lm": h.lm}
@@ -350,6 +387,8 @@ def cmd_data(args: argparse.Namespace) -> int:
 
 def cmd_translate(args: argparse.Namespace) -> int:
     """Stream source lines from stdin (or --input) to translations on stdout, batch by batch."""
+    import warnings
+
     from seqlab.inference import load
 
     overrides = []
@@ -366,20 +405,51 @@ def cmd_translate(args: argparse.Namespace) -> int:
         generation["length_penalty"] = args.length_penalty
     if args.lp_alpha is not None:
         generation["lp_alpha"] = args.lp_alpha
-    source = open(args.input, encoding="utf-8") if args.input else sys.stdin
+    if args.input and not Path(args.input).is_file():
+        return _print_config_error(FileNotFoundError(f"--input {args.input}: no such file"))
+    # bytes, decoded line by line: a line that is not UTF-8 is named (the same via stdin and
+    # --input) and gets an empty output line, so the output stays aligned with the input
+    source = open(args.input, "rb") if args.input else sys.stdin.buffer
+    not_utf8 = 0
+
+    def flush(chunk: list[str], first_line: int) -> None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", UserWarning)
+            lines = model.translate(
+                chunk, batch_size=args.batch_size, first_line=first_line, **generation
+            )
+        for warning in caught:
+            if issubclass(warning.category, UserWarning):
+                print(f"seqlab: warning: {warning.message}", file=sys.stderr)
+        _emit(lines)
+
     try:
         chunk: list[str] = []
-        for line in source:
-            chunk.append(line.rstrip("\n"))
+        first_line = 1
+        for number, data in enumerate(source, 1):
+            try:
+                line = data.decode("utf-8")
+            except UnicodeDecodeError as err:
+                not_utf8 += 1
+                line = ""
+                print(
+                    f"seqlab: error: line {number} is not UTF-8 (byte {err.start + 1} of the line: "
+                    f"{err.reason}); its output line is left empty. Re-encode the input, e.g. "
+                    "`iconv -f latin1 -t utf-8`",
+                    file=sys.stderr,
+                )
+            chunk.append(line.removesuffix("\n").removesuffix("\r"))
             if len(chunk) == args.batch_size:
-                _emit(model.translate(chunk, batch_size=args.batch_size, **generation))
-                chunk = []
+                flush(chunk, first_line)
+                first_line, chunk = first_line + len(chunk), []
         if chunk:
-            _emit(model.translate(chunk, batch_size=args.batch_size, **generation))
+            flush(chunk, first_line)
     finally:
         if args.input:
             source.close()
-    return 0
+    if not_utf8:
+        print(f"seqlab: {not_utf8} input lines were not UTF-8 (see above)", file=sys.stderr)
+    return 1 if not_utf8 else 0
 
 
 def cmd_vocode(args: argparse.Namespace) -> int:
@@ -400,6 +470,7 @@ def cmd_vocode(args: argparse.Namespace) -> int:
         return _print_config_error(ValueError(f"{args.checkpoint} is not a vocoder checkpoint"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    targets = dict(zip(args.inputs, _vocode_targets(args.inputs, out), strict=True))
     good, failed = [], 0
     for path in args.inputs:  # check every input first: one bad file must not stop the others
         try:
@@ -407,14 +478,19 @@ def cmd_vocode(args: argparse.Namespace) -> int:
             good.append(path)
         except (FileNotFoundError, ValueError, RuntimeError) as err:
             failed += 1
-            print(f"seqlab: cannot vocode {path}: {err}", file=sys.stderr)
+            message = str(err) if str(path) in str(err) else f"{path}: {err}"
+            print(f"seqlab: cannot vocode {message}", file=sys.stderr)
     t0 = time.perf_counter()
     waves = vocoder.vocode(good, batch_size=args.batch_size) if good else []
     seconds = time.perf_counter() - t0
     for path, wave in zip(good, waves, strict=True):
-        target = out / (Path(path).stem + ".wav")
-        sf.write(target, wave, vocoder.sample_rate, subtype="PCM_16")
-        print(target)
+        try:  # the format named: soundfile cannot guess it from every file name
+            sf.write(targets[path], wave, vocoder.sample_rate, subtype="PCM_16", format="WAV")
+        except (OSError, RuntimeError) as err:
+            failed += 1
+            print(f"seqlab: cannot write {targets[path]} (from {path}): {err}", file=sys.stderr)
+            continue
+        print(f"{path} -> {targets[path]}")  # which input went where (names may be disambiguated)
     audio = sum(len(w) for w in waves) / vocoder.sample_rate
     if waves:
         print(
@@ -423,6 +499,23 @@ def cmd_vocode(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if failed else 0
+
+
+def _vocode_targets(inputs: list[str], out: Path) -> list[Path]:
+    """One distinct ``out/<name>.wav`` per input: its stem without leading dots (``input<N>`` when
+    nothing is left, e.g. for ``..npy``), then ``-2``, ``-3``... for a stem seen before
+    (``a/x.npy`` and ``b/x.npy`` -> ``x.wav`` and ``x-2.wav``), compared case-insensitively."""
+    targets, used = [], set()
+    for number, path in enumerate(inputs, 1):
+        name = Path(path).name
+        stem = name[: -len(".npy")] if name.lower().endswith(".npy") else Path(path).stem
+        stem = stem.lstrip(".") or f"input{number}"
+        candidate, suffix = stem, 2
+        while candidate.lower() in used:
+            candidate, suffix = f"{stem}-{suffix}", suffix + 1
+        used.add(candidate.lower())
+        targets.append(out / f"{candidate}.wav")
+    return targets
 
 
 def _emit(lines: list[str]) -> None:
@@ -591,6 +684,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", help="data split key: test (default), val or train")
     p.add_argument("--out", default=None, help="output JSON (default <run>/eval.json)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument(
+        "--exclude-left-out",
+        action="store_true",
+        help="score only the items that could be read (default: a left-out item is all errors)",
+    )
     _add_decoder_flags(p)
     _add_trust_flag(p)
     p.set_defaults(func=cmd_eval)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -16,12 +17,15 @@ def _to_device(batch: dict, device: torch.device) -> dict:
     return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
 
-def _forward_split(task, ckpt, split, device, num_workers, keep_log_probs=False) -> list[dict]:
-    """``validation_step`` outputs of every batch of ``split`` (with log-probs kept if asked)."""
+def _forward_split(
+    task, report_dir, split, device, num_workers, keep_log_probs=False
+) -> list[dict]:
+    """``validation_step`` outputs of every batch of ``split`` (with log-probs kept if asked);
+    items left out of the split are listed in ``report_dir/bad_items.jsonl``."""
     dev = torch.device(device)
     for module in task.models().values():
         module.to(dev).eval()
-    spec = task.test_data(0, 1, run_dir_of(ckpt), split=split)
+    spec = task.test_data(0, 1, Path(report_dir), split=split)
     loader = DataLoader(
         spec.dataset,
         batch_sampler=spec.batch_sampler,
@@ -52,7 +56,7 @@ def collect_log_probs(
     task, ckpt = load_task(checkpoint, overrides)
     if not hasattr(task, "redecode"):
         raise ValueError(f"{ckpt} is not a CTC speech-recognition checkpoint")
-    return task, ckpt, _forward_split(task, ckpt, split, device, num_workers, True)
+    return task, ckpt, _forward_split(task, output_dir_of(ckpt), split, device, num_workers, True)
 
 
 def _decoder_ladder(task) -> list:
@@ -64,8 +68,11 @@ def _decoder_ladder(task) -> list:
     return decoder_ladder(task.cfg.decoder)
 
 
-def _decode_side_by_side(task, outputs: list[dict], ladder: list) -> tuple[list[dict], list[dict]]:
-    """Decode kept log-probs with each configuration; the last one's hypotheses are returned."""
+def _decode_side_by_side(
+    task, outputs: list[dict], ladder: list, extra: list[dict] = ()
+) -> tuple[list[dict], list[dict]]:
+    """Decode kept log-probs with each configuration; the last one's hypotheses are returned.
+    ``extra`` outputs (left-out items scored as errors) count in every configuration's scores."""
     from omegaconf import OmegaConf
 
     from seqlab.decoding.factory import build_decoder, describe
@@ -77,7 +84,7 @@ def _decode_side_by_side(task, outputs: list[dict], ladder: list) -> tuple[list[
         t0 = time.perf_counter()
         final = task.redecode(outputs, decoder)
         seconds = time.perf_counter() - t0
-        metrics = task.validation_end(final)
+        metrics = task.validation_end([*final, *extra])
         rows.append(
             {
                 "decoder": describe(cfg),
@@ -105,6 +112,17 @@ def run_dir_of(checkpoint: Path) -> Path:
     return checkpoint
 
 
+def output_dir_of(checkpoint: Path) -> Path:
+    """Where results about a checkpoint go by default: its run directory, or the current
+    directory for a checkpoint outside a run (a copied ``best/``): never the checkpoint itself,
+    which may be shared, read-only or someone else's."""
+    checkpoint = Path(checkpoint)
+    run = checkpoint.parent.parent
+    if checkpoint.parent.name == "checkpoints" and (run / "config.yaml").is_file():
+        return run
+    return Path.cwd()
+
+
 @torch.no_grad()
 def evaluate(
     checkpoint: str | Path,
@@ -113,16 +131,25 @@ def evaluate(
     out: str | Path | None = None,
     device: str = "cpu",
     num_workers: int = 1,
+    exclude_left_out: bool = False,
 ) -> dict:
     """Evaluate ``checkpoint`` on ``data.<split>`` and write the result as JSON.
+
+    Every reference item is scored: one the data layer left out (missing or undecodable audio,
+    an empty source sentence...) counts as an empty hypothesis, i.e. all errors, unless
+    ``exclude_left_out``. ``result["left_out"]`` says how many, why, and how they were scored;
+    they are listed in ``bad_items.jsonl`` next to the output file.
 
     Args:
         checkpoint: checkpoint or run directory.
         overrides: Hydra-grammar overrides of the saved config (``data=librispeech data.root=DIR``).
         split: the data key to evaluate (``test``, ``val`` or ``train``).
-        out: output file; default ``<run>/eval.json``.
+        out: output file; default ``<run>/eval.json`` (``./eval.json`` for a checkpoint outside
+            a run directory).
         device: ``cpu`` or ``cuda``.
         num_workers: DataLoader workers reading audio.
+        exclude_left_out: score only the items that were read (the left-out ones are still
+            counted and listed).
 
     Returns:
         The written dict: ``{"checkpoint", "split", "subsets", "metrics", "n_items", "utterances": [...]}``.
@@ -132,13 +159,20 @@ def evaluate(
     if hasattr(task, "for_evaluation"):  # e.g. translation: beam search instead of greedy
         task.for_evaluation()
     ladder = _decoder_ladder(task)
-    outputs = _forward_split(task, ckpt, split, device, num_workers, keep_log_probs=bool(ladder))
+    out_path = Path(out) if out is not None else output_dir_of(ckpt) / "eval.json"
+    outputs = _forward_split(
+        task, out_path.parent, split, device, num_workers, keep_log_probs=bool(ladder)
+    )
     forward_seconds = time.perf_counter() - start
+    left_out = task.left_out(split) if hasattr(task, "left_out") else []
+    scorable = [item for item in left_out if item.get("reference")]
+    extra = [task.left_out_output(scorable)] if scorable and not exclude_left_out else []
     decoders = []
     if ladder:
-        outputs, decoders = _decode_side_by_side(task, outputs, ladder)
+        outputs, decoders = _decode_side_by_side(task, outputs, ladder, extra)
         for output in outputs:
             output.pop("log_probs", None)
+    outputs = [*outputs, *extra]
     metrics = task.validation_end(outputs)
     result = {
         "checkpoint": str(ckpt),
@@ -151,10 +185,17 @@ def evaluate(
         "seconds": round(time.perf_counter() - start, 2),
         "forward_seconds": round(forward_seconds, 2),
         "decoders": decoders,
+        "left_out": {
+            "count": len(left_out),
+            "reasons": dict(Counter(item["reason"] for item in left_out)),
+            # "errors": scored as empty hypotheses; "excluded": not scored (exclude_left_out)
+            "scored_as": "excluded" if exclude_left_out else "errors",
+            "scored": 0 if exclude_left_out else len(scorable),  # the rest have no reference
+            "list": str(out_path.parent / "bad_items.jsonl") if left_out else None,
+        },
         **(task.eval_info() if hasattr(task, "eval_info") else {}),
         "utterances": task.eval_rows(outputs) if hasattr(task, "eval_rows") else [],
     }
-    out_path = Path(out) if out is not None else run_dir_of(ckpt) / "eval.json"
     write_json_atomic(out_path, result)
     result["path"] = str(out_path)
     return result

@@ -48,28 +48,49 @@ class Vocoder:
     def as_mel(self, item) -> torch.Tensor:
         """A path (wav/flac, or .npy mel), a 1-D wave or a ``[n_mels, frames]`` array -> the
         log-mel ``(n_mels, frames)`` on the device; raises naming the input when it is unusable."""
+        name = None
         if isinstance(item, (str, Path)):
-            path = Path(item)
+            path = name = Path(item)
             if not path.is_file():
                 raise FileNotFoundError(f"{path}: no such file")
-            if path.suffix == ".npy":
+            if path.name.lower().endswith(".npy"):  # also a file named just ".npy"
                 item = np.load(path, allow_pickle=False)
             else:
                 from seqlab.audio.io import load_audio
 
-                return self.mel_of(load_audio(path, self.sample_rate))
+                item = load_audio(path, self.sample_rate)
         array = np.asarray(item, dtype=np.float32)
+        where = f"{name}: " if name is not None else ""
+        bad = [
+            f"{n} {kind} value{'s' if n != 1 else ''}"
+            for n, kind in (
+                (int(np.isnan(array).sum()), "NaN"),
+                (int(np.isinf(array).sum()), "inf"),
+            )
+            if n
+        ]
+        if bad:  # the generator would turn them into full-scale clicks or NaN samples
+            raise ValueError(
+                f"{where}{' and '.join(bad)}; the input is corrupt (or came from a failed "
+                "computation): fix or re-export it"
+            )
         if array.ndim == 1:
+            if len(array) == 0:
+                raise ValueError(f"{where}the wave has no samples")
             return self.mel_of(array)
         if array.ndim != 2 or array.shape[0] != self.n_mels:
             raise ValueError(
-                f"a mel input must have shape [{self.n_mels}, frames], got {list(array.shape)}"
-                + (f" in {item}" if isinstance(item, (str, Path)) else "")
+                f"{where}a mel input must have shape [{self.n_mels}, frames], got "
+                f"{list(array.shape)}"
                 + (
                     " (transposed? use mel.T)"
                     if array.ndim == 2 and array.shape[1] == self.n_mels
                     else ""
                 )
+            )
+        if array.shape[1] == 0:
+            raise ValueError(
+                f"{where}the mel has no frames (shape {list(array.shape)}); nothing to vocode"
             )
         return torch.as_tensor(array, device=self.device)
 

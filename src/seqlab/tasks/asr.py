@@ -70,6 +70,7 @@ class ASRTask:
     def __init__(self, cfg: DictConfig, vocab_dir: str | Path | None = None):
         self.cfg = cfg
         self.sample_rate = int(cfg.data.sample_rate)
+        self._left_out: dict[str, list[dict]] = {}  # split -> items left out (see left_out)
         if vocab_dir is None and cfg.trainer.get("resume_from"):
             from seqlab.engine.checkpoint import resolve_checkpoint
 
@@ -330,18 +331,52 @@ class ASRTask:
         )
 
     def utterances(self, split: str, run_dir: Path | None):
-        """The indexed, checked utterances of ``split`` (train/val/test or a subset list key)."""
+        """The indexed, checked utterances of ``split`` (train/val/test or a subset list key);
+        the items left out are kept for :meth:`left_out`."""
+        raw_items = self._scan(split)
+        normalize = getattr(self.vocab, "normalize", normalize_text)  # the vocabulary's rules
         index = build_index(
-            self._scan(split),
+            raw_items,
             cache_path=_cache_dir() / "index" / f"{self._fingerprint(split)}.jsonl",
             vocab=self._split_vocab(split),
             min_frames_fn=self._min_frames,
-            normalize=getattr(self.vocab, "normalize", normalize_text),  # the vocabulary's rules
+            normalize=normalize,
             bad_items_path=(Path(run_dir) / "bad_items.jsonl") if run_dir is not None else None,
             max_duration=self.cfg.data.get("max_duration"),
             verify_audio=bool(self.cfg.data.get("verify_audio", False)),
         )
+        texts = {str(item.id): item.raw_text for item in raw_items}
+        self._left_out[split] = [
+            {
+                "id": bad.id,
+                "path": bad.audio_path,
+                "reason": bad.reason,
+                "detail": bad.detail,
+                # what a recognizer should have said; none for a duplicate (scored once already)
+                "reference": None
+                if bad.reason == "duplicate_id"
+                else normalize(texts.get(bad.id) or "") or None,
+            }
+            for bad in getattr(index, "bad", [])
+        ]
         return index.utterances if hasattr(index, "utterances") else index
+
+    def left_out(self, split: str) -> list[dict]:
+        """Items of ``split`` the index left out (after its data was loaded): id, path, reason,
+        detail and the normalised ``reference`` (None when there is nothing to score)."""
+        return list(self._left_out.get(split, []))
+
+    def left_out_output(self, rows: list[dict]) -> dict:
+        """A :meth:`validation_step`-like output scoring left-out items as empty transcripts
+        (every reference word an error), for ``seqlab eval``; no loss."""
+        return {
+            "loss_sum": 0.0,
+            "n_units": 0,
+            "ids": [r["id"] for r in rows],
+            "refs": [r["reference"] for r in rows],
+            "hyps": [""] * len(rows),
+            "paths": [r["path"] for r in rows],
+        }
 
     def _data_spec(self, split, rank, world_size, run_dir, shuffle: bool) -> DataSpec:
         utts = self.utterances(split, run_dir)
