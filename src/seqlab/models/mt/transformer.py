@@ -292,7 +292,12 @@ class TransformerSeq2Seq(nn.Module):
                 nn.init.xavier_uniform_(module.weight)
                 if module.bias is not None:
                     nn.init.zeros_(module.bias)
-        for embedding in {self.src_embedding, self.tgt_embedding}:
+        # A list, not a set: a set of modules is ordered by memory address, so the two tables
+        # would draw their weights in a different order from run to run (seeds would not hold).
+        embeddings = [self.src_embedding]
+        if self.tgt_embedding is not self.src_embedding:
+            embeddings.append(self.tgt_embedding)
+        for embedding in embeddings:
             nn.init.normal_(embedding.weight, std=d_model**-0.5)
             with torch.no_grad():
                 embedding.weight[pad_id].zero_()
