@@ -210,9 +210,11 @@ def test_wandb_missing_is_a_clear_error(tmp_path):
         pytest.skip("wandb is installed")
     except ImportError:
         pass
+    from seqlab.config import ConfigError
+
     cfg = _config(tmp_path, n_epochs=1)
     cfg.writer.wandb = True
-    with pytest.raises(ImportError, match="seqlab\\[wandb\\]"):
+    with pytest.raises(ConfigError, match="seqlab\\[wandb\\]"):  # before the run dir is made
         _run(cfg)
 
 

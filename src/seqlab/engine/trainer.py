@@ -60,7 +60,7 @@ from seqlab.engine.rundir import agree_on_run_dir
 from seqlab.engine.step import OptimizerStep, to_device
 from seqlab.engine.task import give_prepared_models
 from seqlab.engine.train_state import TrainState, collect_state, restore_state
-from seqlab.engine.writers import Writers, build_writers
+from seqlab.engine.writers import Writers, build_writers, check_writers
 
 PRECISIONS = {"fp32": "no", "bf16": "bf16", "fp16": "fp16"}
 
@@ -164,6 +164,7 @@ class Trainer:
     def __init__(self, cfg: DictConfig, task, run_dir: Path | None = None, overrides=()):
         self.cfg, self.task, self.tcfg = cfg, task, cfg.trainer
         t = self.tcfg
+        check_writers(cfg.get("writer"))  # a writer that cannot start fails before the run dir
         device = t.get("device", "auto")
         if device == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("trainer.device=cuda but torch sees no GPU; use auto or cpu")

@@ -8,6 +8,8 @@ truth for reports: one JSON object per line, flushed at once, so a killed run lo
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import math
 import os
@@ -182,21 +184,46 @@ class WandbWriter:
         self._run.finish()
 
 
+# Database stores need SQLAlchemy, which the full ``mlflow`` package brings and mlflow-skinny
+# (the [mlflow] extra) does not.
+MLFLOW_DATABASE_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+
+
+def mlflow_tracking_uri(run_dir: Path, configured: str | None = None) -> str:
+    """The MLflow store of a run: ``writer.mlflow_tracking_uri``, else ``$MLFLOW_TRACKING_URI``,
+    else a file store in ``run_dir/mlruns``."""
+    uri = configured or os.environ.get("MLFLOW_TRACKING_URI")
+    return str(uri) if uri else (Path(run_dir) / "mlruns").resolve().as_uri()
+
+
 class MlflowWriter:
-    """MLflow tracking; by default a file store in ``run_dir/mlruns`` (``mlflow ui`` reads it)."""
+    """MLflow tracking into :func:`mlflow_tracking_uri`'s store.
+
+    The default file store needs no server and no database (``MLFLOW_ALLOW_FILE_STORE=true
+    mlflow ui --backend-store-uri RUN/mlruns`` shows it). A resumed run continues the same MLflow
+    run: its id is kept in ``run_dir/mlflow_run_id``.
+    """
 
     def __init__(self, run_dir: Path, experiment: str, name: str, tracking_uri: str | None = None):
-        try:
-            import mlflow
-        except ImportError as error:
-            raise ImportError(
-                "writer.mlflow=true needs mlflow: pip install 'seqlab[mlflow]' "
-                "(or set writer.mlflow=false)"
-            ) from error
+        import mlflow  # present: check_writers ran before the run directory was made
+
         self._mlflow = mlflow
-        mlflow.set_tracking_uri(tracking_uri or (Path(run_dir) / "mlruns").resolve().as_uri())
+        uri = mlflow_tracking_uri(run_dir, tracking_uri)
+        if uri.startswith("file:"):
+            # MLflow 3 keeps its file store in maintenance mode and refuses it unless this is set;
+            # it is the one local store that mlflow-skinny can write.
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+        mlflow.set_tracking_uri(uri)
         mlflow.set_experiment(experiment)
-        self._run = mlflow.start_run(run_name=name)
+        id_file = Path(run_dir) / "mlflow_run_id"
+        run_id = id_file.read_text().strip() if id_file.is_file() else None
+        if run_id:
+            try:
+                mlflow.tracking.MlflowClient().get_run(run_id)
+            except mlflow.exceptions.MlflowException:
+                run_id = None  # not in this store (the URI changed): a new MLflow run
+        self._run = mlflow.start_run(run_id=run_id, run_name=None if run_id else name)
+        id_file.write_text(self._run.info.run_id + "\n")
 
     def log_scalars(self, step: int, scalars: dict, split: str) -> None:
         metrics = {f"{split}/{k}".replace("/", "_"): float(_plain(v)) for k, v in scalars.items()}
@@ -240,6 +267,35 @@ class Writers:
             writer.close()
 
 
+def check_writers(writer_cfg) -> None:
+    """Raise ConfigError, naming the fix, when a writer of ``cfg.writer`` cannot start here (its
+    package is missing, or its store needs what is not installed). Called before the run
+    directory is made, so a run that cannot log leaves nothing behind."""
+    from seqlab.config import ConfigError
+
+    writer_cfg = dict(writer_cfg or {})
+    for key, package, extra in (("wandb", "wandb", "wandb"), ("mlflow", "mlflow", "mlflow")):
+        if not writer_cfg.get(key, False):
+            continue
+        try:
+            importlib.import_module(package)
+        except ImportError as error:
+            raise ConfigError(
+                f"writer.{key}=true needs the {package} package, which cannot be imported here "
+                f"({error}): pip install 'seqlab[{extra}]', or set writer.{key}=false"
+            ) from None
+    uri = writer_cfg.get("mlflow_tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
+    scheme = str(uri).split(":", 1)[0].split("+", 1)[0] if uri else ""
+    if writer_cfg.get("mlflow", False) and scheme in MLFLOW_DATABASE_SCHEMES:
+        if importlib.util.find_spec("sqlalchemy") is None:
+            raise ConfigError(
+                f"writer.mlflow_tracking_uri={uri} is a database store, which needs the full "
+                "mlflow package (pip install mlflow); mlflow-skinny (seqlab[mlflow]) writes to "
+                "a tracking server (http://...) or, with writer.mlflow_tracking_uri=null, to a "
+                "file store in the run directory"
+            )
+
+
 def build_writers(
     writer_cfg, run_dir: Path, experiment: str, run_name: str, config=None
 ) -> Writers:
@@ -248,7 +304,7 @@ def build_writers(
     Args:
         writer_cfg: mapping with ``tensorboard`` (default true), ``wandb`` / ``mlflow`` (default
             false), ``wandb_project`` (default "seqlab"), ``mlflow_tracking_uri`` (default
-            file:run_dir/mlruns). ``None`` means the defaults.
+            ``$MLFLOW_TRACKING_URI``, else file:run_dir/mlruns). ``None`` means the defaults.
         run_dir: the run directory.
         experiment, run_name: names shown by wandb/MLflow.
         config: plain dict of the resolved config, given to wandb.
