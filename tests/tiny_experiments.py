@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -185,15 +186,24 @@ def build_corpora(root: Path) -> dict[str, Path]:
     from seqlab.data.synth_speech import build_corpus
     from seqlab.data.synth_speech_lang import build_lang_corpus
 
-    build_corpus(corpora["speech"], hours=0.005, seed=3, workers=1, progress=False, overwrite=True)
-    build_lang_corpus(corpora["ru"], language="ru", hours=0.005, seed=3, overwrite=True)
-    build_ljspeech_corpus(
-        corpora["lj"], hours=0.008, seed=3, workers=1, progress=False, overwrite=True
-    )
-    build_mt_corpus(corpora["mt"], n_train=120, n_val=8, n_test=8, seed=3)
-    _write_manifests(corpora["speech"], corpora["manifest"])
-    _write_commonvoice(corpora["ru"], corpora["commonvoice"])
-    _write_hf_disk(corpora["ru"], corpora["hf_disk"])
+    def english():
+        build_corpus(corpora["speech"], hours=0.005, seed=3, workers=1, progress=False)
+        _write_manifests(corpora["speech"], corpora["manifest"])
+
+    def russian():
+        build_lang_corpus(corpora["ru"], language="ru", hours=0.005, seed=3)
+        _write_commonvoice(corpora["ru"], corpora["commonvoice"])
+        _write_hf_disk(corpora["ru"], corpora["hf_disk"])
+
+    def single_voice():
+        build_ljspeech_corpus(corpora["lj"], hours=0.008, seed=3, workers=1, progress=False)
+        build_mt_corpus(corpora["mt"], n_train=120, n_val=8, n_test=8, seed=3)
+
+    # At once: the English and LJSpeech builders render in their own worker processes, the
+    # Russian one in this process.
+    with ThreadPoolExecutor(3) as pool:
+        for future in [pool.submit(build) for build in (english, russian, single_voice)]:
+            future.result()
     (root / "done").write_text("")
     return corpora
 
@@ -384,7 +394,11 @@ def run_in_processes(jobs: list[dict], folder: Path, corpora: dict[str, Path]) -
         processes.append((subprocess.Popen(command, env=env, stdout=log, stderr=log), log, out))
     results = []
     for process, log, out in processes:
-        process.wait(timeout=900)
+        try:
+            process.wait(timeout=900)
+        except subprocess.TimeoutExpired:
+            process.kill()  # a hung worker: its unfinished cases fail below
+            process.wait()
         log.close()
         got = json.loads(out.read_text()) if out.is_file() else {}
         for case in jobs[len(results)]["cases"]:  # a worker that died: its missing cases say so

@@ -199,9 +199,9 @@ def mlflow_tracking_uri(run_dir: Path, configured: str | None = None) -> str:
 class MlflowWriter:
     """MLflow tracking into :func:`mlflow_tracking_uri`'s store.
 
-    The default file store needs no server and no database (``MLFLOW_ALLOW_FILE_STORE=true
-    mlflow ui --backend-store-uri RUN/mlruns`` shows it). A resumed run continues the same MLflow
-    run: its id is kept in ``run_dir/mlflow_run_id``.
+    The default file store needs no server and no database; MLflow 3 reads it (``MlflowClient``,
+    ``mlflow ui --backend-store-uri RUN/mlruns``) with ``MLFLOW_ALLOW_FILE_STORE=true``. A resumed
+    run continues the same MLflow run: its id is kept in ``run_dir/mlflow_run_id``.
     """
 
     def __init__(self, run_dir: Path, experiment: str, name: str, tracking_uri: str | None = None):
