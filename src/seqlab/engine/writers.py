@@ -209,7 +209,7 @@ class MlflowWriter:
 
         self._mlflow = mlflow
         uri = mlflow_tracking_uri(run_dir, tracking_uri)
-        if uri.startswith("file:"):
+        if uri.startswith("file:") or "://" not in uri and not uri.startswith("databricks"):
             # MLflow 3 keeps its file store in maintenance mode and refuses it unless this is set;
             # it is the one local store that mlflow-skinny can write.
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
