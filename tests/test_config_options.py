@@ -16,8 +16,11 @@ CASES = {  # name -> (experiment, overrides); comments: the options each case is
     "mt_transformer": ("mt_transformer", []),
     "noam+adam": ("mt_transformer", ["lr_scheduler=noam", "optimizer=adam"]),
     "cosine+sgd": ("mt_transformer", ["lr_scheduler=cosine", "optimizer=sgd"]),
-    # per-epoch decay: epochs of one step, so the schedule has stepped before the save
-    "exponential": ("mt_transformer", ["lr_scheduler=exponential", "data.train_fraction=0.1"]),
+    # per-epoch decay: epochs of one step (12 pairs, one bucket), stepped before the save
+    "exponential": (
+        "mt_transformer",
+        ["lr_scheduler=exponential", "data.train_fraction=0.1", "data.num_buckets=1"],
+    ),
     "onecycle": ("mt_transformer", ["lr_scheduler=onecycle"]),
     "onecycle_fast": ("mt_transformer", ["lr_scheduler=onecycle_fast"]),
     "none+tensorboard": ("mt_transformer", ["lr_scheduler=none", "writer=default"]),
@@ -26,7 +29,12 @@ CASES = {  # name -> (experiment, overrides); comments: the options each case is
         ["lr_scheduler=warmup_linear", "trainer.averaging.type=ema"],
     ),
     "mlflow": ("mt_transformer", ["writer.mlflow=true"]),
-    "mt_lstm": ("mt_lstm", []),  # lstm_seq2seq; plateau, stepped at each validation
+    # lstm_seq2seq; plateau, validating every step: no value counts as better (threshold 100 %),
+    # so the lr is cut at every validation and the state saved at step 2 matters
+    "mt_lstm": (
+        "mt_lstm",
+        ["lr_scheduler.patience=0", "+lr_scheduler.threshold=1.0", "trainer.val_every_n_steps=1"],
+    ),
     # bilstm_ctc, synth_speech, augment default, ctc_greedy, onecycle
     "asr_bilstm": ("asr_bilstm", []),
     "conformer+light+beam+librispeech": (
@@ -42,7 +50,8 @@ CASES = {  # name -> (experiment, overrides); comments: the options each case is
     "hf_disk": ("asr_w2v2bert", ["data=hf_disk"]),
     "asr_w2v2bert_demo": ("asr_w2v2bert_demo", []),  # synth_speech_ru
     "lm_gpt2_small": ("lm_gpt2_small", []),  # gpt2_small, lm_text
-    # hifigan_v2, synth_ljspeech, optimizer and lr_scheduler hifigan (two of each, per epoch)
+    # hifigan_v2, synth_ljspeech, optimizer and lr_scheduler hifigan (two of each, per epoch;
+    # epochs of two steps: the decay steps with the save at step 2)
     "vocoder_demo": ("vocoder_demo", ["data.val_fraction=0.5"]),
     "vocoder_hifigan_v1": ("vocoder_hifigan_v1", []),  # hifigan_v1, ljspeech
     "vocoder_hifigan_v3": ("vocoder_hifigan_v3", []),

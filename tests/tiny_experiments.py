@@ -159,10 +159,9 @@ def tiny_overrides(experiment: str, overrides: list[str], corpora: dict[str, Pat
     model option, its data option pointed at ``corpora``, warm-ups that fit 4 steps."""
     groups = group_overrides(overrides)
     picked = choices(experiment, groups)
-    out = [*groups, *(o for o in overrides if o not in groups)]
-    out += MODEL[picked["model"]] + data_overrides(picked["data"], corpora)
+    out = [*groups, *MODEL[picked["model"]], *data_overrides(picked["data"], corpora)]
     out += LR_SCHEDULER.get(picked.get("lr_scheduler"), []) + TASK[picked["task"]]
-    return out
+    return out + [o for o in overrides if o not in groups]  # the case's own values win
 
 
 def build_corpora(root: Path) -> dict[str, Path]:
@@ -321,7 +320,7 @@ def _save_and_resume(experiment: str, overrides: list[str], run_dir: Path) -> di
         "trainer.val_every_n_steps=2",
         "trainer.val_every_n_epochs=null",
     ]
-    cfg = compose_experiment(experiment, [*overrides, *schedule])
+    cfg = compose_experiment(experiment, [*schedule, *overrides])  # a case may validate more
     _fit(cfg)
     uninterrupted = _records(run_dir)
     weights = _weights_sha256(run_dir / "checkpoints" / "last")
@@ -363,8 +362,8 @@ def run_case(case: dict, runs: Path, corpora: dict[str, Path]) -> dict:
     """Run one case ``{"name", "experiment", "overrides", "mode"}`` of tiny ``experiment``:
     mode ``resume`` (:func:`_save_and_resume`) or ``init`` (:func:`_initial_state`)."""
     experiment, name = case["experiment"], case["name"]
-    overrides = tiny_overrides(experiment, case["overrides"], corpora)
-    overrides += [*RUN, f"trainer.runs_root={runs}", f"trainer.run_name={name}"]
+    overrides = [*RUN, f"trainer.runs_root={runs}", f"trainer.run_name={name}"]
+    overrides = tiny_overrides(experiment, [*overrides, *case["overrides"]], corpora)
     run_dir = runs / experiment / name
     if case["mode"] == "init":
         return _initial_state(experiment, overrides, run_dir, int(case.get("builds", 2)))
