@@ -307,3 +307,12 @@ def test_run_report_shows_hostile_transcripts_and_overrides_as_text(tmp_path, mo
     assert fence != "```" and len(outside_code) >= 2
     assert not any("<script>" in part or "<img" in part for part in outside_code)
     assert "&lt;script&gt;alert(1)&lt;/script&gt; \\| x" in markdown
+
+
+def test_the_tensorboard_prediction_table_shows_transcripts_as_text():
+    from seqlab.engine.writers import markdown_table
+
+    table = markdown_table([{"reference": "a <b>", "hypothesis": "<script>x</script> | y\nz"}])
+    assert "<script>" not in table and "<b>" not in table
+    assert "&lt;script&gt;x&lt;/script&gt; \\| y z" in table
+    assert all(line.replace("\\|", "").count("|") == 3 for line in table.splitlines())

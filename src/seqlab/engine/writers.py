@@ -8,6 +8,7 @@ truth for reports: one JSON object per line, flushed at once, so a killed run lo
 
 from __future__ import annotations
 
+import html
 import importlib
 import importlib.util
 import json
@@ -323,14 +324,20 @@ def build_writers(
 
 
 def markdown_table(rows: list[dict]) -> str:
-    """Rows of equal keys as a markdown table (TensorBoard renders markdown in its text tab)."""
+    """Rows of equal keys as a markdown table (TensorBoard renders markdown in its text tab).
+
+    Cells are what a model wrote, so they are shown as text: HTML special characters become
+    entities, and pipes and newlines cannot break the table."""
     if not rows:
         return "(no rows)"
+
+    def cell(value) -> str:
+        return html.escape(str(value), quote=False).replace("|", "\\|").replace("\n", " ")
+
     columns = list(rows[0])
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = ["| " + " | ".join(cell(c) for c in columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
-        cells = [str(row.get(c, "")).replace("|", "\\|").replace("\n", " ") for c in columns]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |")
     return "\n".join(lines)
 
 
