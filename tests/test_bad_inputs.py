@@ -432,3 +432,19 @@ def test_eval_of_a_copied_checkpoint_writes_nothing_into_it(
     written = Path(capsys.readouterr().out.splitlines()[-1].removeprefix("wrote "))
     assert written.is_file() and copy.parent not in written.parents
     assert (written.parent / "bad_items.jsonl").is_file()
+
+
+def test_eval_of_a_split_the_data_config_lacks_names_the_splits(
+    asr_run, asr_corpus, tmp_path, capsys
+):
+    ckpt = str(asr_run / "checkpoints" / "best")
+    out = tmp_path / "eval.json"
+    argv = ["eval", ckpt, f"data.root={asr_corpus}", "--split", "test2016", "--out", str(out)]
+    assert main(argv) != 0
+    err = capsys.readouterr().err
+    assert "--split test2016" in err and "train, val, test" in err and "data.test=" in err
+    assert "Traceback" not in err and not out.exists()
+    # the way the message names works: the other set scored as the test split
+    argv = ["eval", ckpt, f"data.root={asr_corpus}", "data.test=[dev-clean]", "--out", str(out)]
+    assert main(argv) == 0
+    assert json.loads(out.read_text())["subsets"] == ["dev-clean"]

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from seqlab.config import ConfigError
 from seqlab.inference import load_task
 
 
@@ -17,11 +18,30 @@ def _to_device(batch: dict, device: torch.device) -> dict:
     return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
 
+SPLITS = ("train", "val", "test")
+
+
+def _check_split(task, split: str) -> None:
+    """A ``ConfigError`` naming the splits there are, instead of OmegaConf's traceback, for a split
+    the checkpoint's data config does not have (``--split test2016``: a set is chosen by pointing
+    ``data.test`` at it)."""
+    data = task.cfg.get("data") or {}
+    if split in SPLITS and data.get(split) is not None:
+        return
+    have = ", ".join(s for s in SPLITS if data.get(s) is not None) or "none"
+    raise ConfigError(
+        f"--split {split}: the data config has the splits {have}; --split takes one of these. "
+        f"To score another set, point a split at it, e.g. data.test={split} (a subset or file "
+        "under data.root) or data.test=/path/to/it, and keep --split test"
+    )
+
+
 def _forward_split(
     task, report_dir, split, device, num_workers, keep_log_probs=False
 ) -> list[dict]:
     """``validation_step`` outputs of every batch of ``split`` (with log-probs kept if asked);
     items left out of the split are listed in ``report_dir/bad_items.jsonl``."""
+    _check_split(task, split)
     dev = torch.device(device)
     for module in task.models().values():
         module.to(dev).eval()
