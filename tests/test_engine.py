@@ -4,6 +4,7 @@ validation/best/early stop, precision, writers and run directories."""
 import copy
 import json
 import math
+from pathlib import Path
 
 import hydra
 import pytest
@@ -169,6 +170,7 @@ def test_early_stop_and_best_tag(tmp_path):
     cfg.optimizer = {"_target_": "torch.optim.SGD", "lr": 0.0}
     _, summary = _run(cfg)
     assert summary["step"] == 3 and summary["stopped_early"] and summary["best_step"] == 1
+    assert summary["stop_reason"] == "early_stop"
     assert summary["best_checkpoint"].endswith("step-1")
     assert ckpt.resolve_checkpoint(summary["run_dir"]).name == "step-1"
     vals = [r for r in read_metrics(summary["run_dir"]) if r["split"] == "val"]
@@ -181,6 +183,7 @@ def test_validation_at_start_max_steps_bf16_and_progress_bar(tmp_path):
     )
     _, summary = _run(cfg)
     assert summary["step"] == 4 and not summary["stopped_early"]
+    assert summary["stop_reason"] == "max_steps"
     records = read_metrics(summary["run_dir"])
     assert [r["step"] for r in records if r["split"] == "val"] == [0, 4]
     losses = [r["loss"] for r in records if r["split"] == "train"]
@@ -299,5 +302,24 @@ def test_max_seconds_stops_training_at_a_step_boundary(tmp_path):
     cfg.task.sleep_s = 0.05  # each step takes at least 50 ms
     _, summary = _run(cfg)
     assert 1 <= summary["step"] < 50 * 6  # stopped by the budget, long before 50 epochs
+    # the budget is not an early stop (that is early_stop_patience's): the summary says which
+    assert not summary["stopped_early"] and summary["stop_reason"] == "time_budget"
     last = ckpt.load_checkpoint(f"{summary['run_dir']}/checkpoints/last")
     assert last["meta"]["step"] == summary["step"]  # and saved where it stopped
+
+
+def test_the_parameter_count_is_in_the_summary_the_log_and_the_report(tmp_path, capsys):
+    from seqlab.report.run_report import write_report
+
+    cfg = _config(tmp_path, n_epochs=1, val_every_n_epochs=None, monitor=None)
+    task, summary = _run(cfg)
+    total = sum(p.numel() for p in task.models()["model"].parameters())
+    assert summary["stop_reason"] == "n_epochs"
+    assert summary["parameters"] == {"model": {"total": total, "trainable": total}}
+    assert f"model {total:,} ({total:,} trainable)" in capsys.readouterr().err
+    run_dir = Path(summary["run_dir"])
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    start = [r for r in map(json.loads, lines) if r.get("event") == "start"]
+    assert start[0]["parameters"]["model"]["total"] == total
+    write_report(run_dir)
+    assert f"| parameters | model {total:,} |" in (run_dir / "report.md").read_text()

@@ -122,7 +122,9 @@ def fit(cfg: DictConfig, task, run_dir: Path | None = None, overrides=()) -> dic
         overrides: the command-line overrides, written to overrides.txt.
 
     Returns:
-        summary: run_dir, step, epoch, best_metric, best_step, monitor, stopped_early,
+        summary: run_dir, step, epoch, best_metric, best_step, monitor, stopped_early (by
+            ``early_stop_patience`` only), stop_reason (n_epochs, max_steps, time_budget or
+            early_stop), parameters (per model: total and trainable),
         val_metrics, last_checkpoint, best_checkpoint.
     """
     trainer = Trainer(cfg, task, run_dir, overrides)
@@ -258,7 +260,15 @@ class Trainer:
         t, state = self.tcfg, self.state
         # "start" and "end" bracket each training segment (a resume starts a new one): reports
         # take the training time from them.
-        self.writers.log_event("start", step=state.step, world_size=self.world_size)
+        parameters = parameter_counts(self.models)
+        self.writers.log_event(
+            "start", step=state.step, world_size=self.world_size, parameters=parameters
+        )
+        self._note(
+            "parameters: "
+            + ", ".join(f"{name} {n['total']:,} ({n['trainable']:,} trainable)" for name, n in parameters.items())
+        )  # fmt: skip
+        self._stop_reason = None  # set by what ends the run before n_epochs / max_steps
         self._segment_start, self._excluded_seconds = time.perf_counter(), 0.0
         progress, log_every = t.get("progress", "auto"), t.get("log_every_n_steps", 50)
         self.progress = Progress(self.total_steps, progress, log_every, self.is_main, state.step)
@@ -293,7 +303,10 @@ class Trainer:
         return {
             "run_dir": str(self.run_dir), "step": state.step, "epoch": state.epoch,
             "best_metric": state.best_metric, "best_step": state.best_step, "monitor": self.tcfg.get("monitor"),
-            "stopped_early": bool(stop and not_finished), "val_metrics": self.val_metrics,
+            "stopped_early": bool(stop and not_finished) and self._stop_reason == "early_stop",
+            "stop_reason": (self._stop_reason if stop and not_finished else None)
+            or ("max_steps" if state.step >= (t.get("max_steps") or math.inf) else "n_epochs"),
+            "parameters": parameters, "val_metrics": self.val_metrics,
             "precision": self.precision,
             "last_checkpoint": str((self.ckpt_dir / "last").resolve()),
             "best_checkpoint": str(best.resolve()) if best.is_symlink() else None,
@@ -350,7 +363,7 @@ class Trainer:
             self.progress.write(
                 f"time budget: {t.max_seconds} s of training reached at step {step}"
             )
-            stop = True
+            stop, self._stop_reason = True, "time_budget"
         if t.get("val_every_n_steps") and step % int(t.val_every_n_steps) == 0:
             stop = self._validate() or stop
         if t.get("save_every_n_steps") and step % int(t.save_every_n_steps) == 0:
@@ -459,6 +472,7 @@ class Trainer:
             self.progress.write(
                 f"early stop: {key} did not improve in {patience} validations (best {best:.5g} at step {state.best_step})"
             )
+            self._stop_reason = "early_stop"
             return True
         return False
 
@@ -537,6 +551,18 @@ class Trainer:
     def _note(self, message: str) -> None:
         if self.is_main:
             print(message, file=sys.stderr, flush=True)
+
+
+def parameter_counts(models: dict) -> dict[str, dict[str, int]]:
+    """``{model name: {"total": n, "trainable": n}}``: logged at the start of every run segment."""
+    counts = {}
+    for name, model in models.items():
+        params = list(model.parameters())
+        counts[name] = {
+            "total": sum(p.numel() for p in params),
+            "trainable": sum(p.numel() for p in params if p.requires_grad),
+        }
+    return counts
 
 
 def _to_cpu(value):

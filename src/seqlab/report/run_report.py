@@ -176,6 +176,20 @@ def _configuration(run: RunData, doc: Document) -> None:
     doc.code(yaml.safe_dump(run.config, sort_keys=False))
 
 
+def _parameters(counts: dict | None) -> str:
+    """``model 4,084,285`` per model (``, 12 trainable`` where some are frozen); ``-`` for runs
+    from before the count was logged."""
+    if not counts:
+        return "-"
+    parts = []
+    for name, n in counts.items():
+        frozen = n["trainable"] != n["total"]
+        parts.append(
+            f"{name} {n['total']:,}" + (f" ({n['trainable']:,} trainable)" if frozen else "")
+        )
+    return ", ".join(parts)
+
+
 def _environment(run: RunData, doc: Document) -> None:
     env, trainer = run.env, run.config.get("trainer") or {}
     start = next((e for e in run.events if e.get("event") == "start"), {})
@@ -184,6 +198,7 @@ def _environment(run: RunData, doc: Document) -> None:
         ["GPUs", ", ".join(env.get("gpus") or []) or "none"],
         ["CUDA", env.get("cuda") or "-"],
         ["processes (world size)", start.get("world_size", "-")],
+        ["parameters", _parameters(start.get("parameters"))],
         ["device / precision", f"{trainer.get('device', '-')} / {trainer.get('precision', '-')}"],
     ]
     rows += [[name, env.get(name, "-")] for name in ("python", "torch", "accelerate", "seqlab")]
