@@ -311,15 +311,25 @@ def test_max_seconds_stops_training_at_a_step_boundary(tmp_path):
 def test_the_parameter_count_is_in_the_summary_the_log_and_the_report(tmp_path, capsys):
     from seqlab.report.run_report import write_report
 
-    cfg = _config(tmp_path, n_epochs=1, val_every_n_epochs=None, monitor=None)
-    task, summary = _run(cfg)
+    cfg = _config(tmp_path, n_epochs=1, val_every_n_epochs=None, monitor=None, threads=1)
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        task, summary = _run(cfg)
+        assert torch.get_num_threads() == 2  # given back when the run ends
+    finally:
+        torch.set_num_threads(threads_before)
     total = sum(p.numel() for p in task.models()["model"].parameters())
     assert summary["stop_reason"] == "n_epochs"
     assert summary["parameters"] == {"model": {"total": total, "trainable": total}}
-    assert f"model {total:,} ({total:,} trainable)" in capsys.readouterr().err
+    assert (
+        f"1 CPU thread; parameters: model {total:,} ({total:,} trainable)"
+        in capsys.readouterr().err
+    )
     run_dir = Path(summary["run_dir"])
     lines = (run_dir / "metrics.jsonl").read_text().splitlines()
     start = [r for r in map(json.loads, lines) if r.get("event") == "start"]
-    assert start[0]["parameters"]["model"]["total"] == total
+    assert start[0]["parameters"]["model"]["total"] == total and start[0]["threads"] == 1
     write_report(run_dir)
-    assert f"| parameters | model {total:,} |" in (run_dir / "report.md").read_text()
+    report = (run_dir / "report.md").read_text()
+    assert f"| parameters | model {total:,} |" in report and "| CPU threads (torch) | 1 |" in report

@@ -12,6 +12,9 @@ window boundary and a resumed run replays exactly what the uninterrupted one wou
     max_seconds [null]: also stop once this much wall time went into training (validation and
         checkpoints not counted) in this run segment, e.g. to compare recipes at equal time.
     grad_accum_steps [1]: micro-batches per optimizer step.
+    threads [null]: torch's CPU threads in this process (``torch.set_num_threads``); null keeps
+        torch's default (one per core). Two jobs with two threads each on two cores slow each
+        other several times over: give each 1. The number used is logged with the run.
     precision [fp32]: fp32 | bf16 | fp16 (fp16 uses a dynamic grad scaler) | auto (bf16 where the
         device computes it natively: CUDA with bf16, or a CPU with AVX512-BF16/AMX; else fp32).
     device [auto]: auto | cpu | cuda.
@@ -167,6 +170,9 @@ class Trainer:
         self.cfg, self.task, self.tcfg = cfg, task, cfg.trainer
         t = self.tcfg
         check_writers(cfg.get("writer"))  # a writer that cannot start fails before the run dir
+        self._threads_before = torch.get_num_threads()  # restored by close(): fit() may run in
+        if t.get("threads"):  # a notebook or test process that goes on
+            torch.set_num_threads(int(t.threads))
         device = t.get("device", "auto")
         if device == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("trainer.device=cuda but torch sees no GPU; use auto or cpu")
@@ -261,11 +267,16 @@ class Trainer:
         # "start" and "end" bracket each training segment (a resume starts a new one): reports
         # take the training time from them.
         parameters = parameter_counts(self.models)
+        threads = torch.get_num_threads()
         self.writers.log_event(
-            "start", step=state.step, world_size=self.world_size, parameters=parameters
+            "start",
+            step=state.step,
+            world_size=self.world_size,
+            parameters=parameters,
+            threads=threads,
         )
         self._note(
-            "parameters: "
+            f"{threads} CPU thread{'s' if threads > 1 else ''}; parameters: "
             + ", ".join(f"{name} {n['total']:,} ({n['trainable']:,} trainable)" for name, n in parameters.items())
         )  # fmt: skip
         self._stop_reason = None  # set by what ends the run before n_epochs / max_steps
@@ -547,6 +558,7 @@ class Trainer:
         self.optimizer_step.models = {}
         self.accelerator.free_memory()  # drops Accelerate's references, then gc
         self.accelerator.end_training()
+        torch.set_num_threads(self._threads_before)
 
     def _note(self, message: str) -> None:
         if self.is_main:

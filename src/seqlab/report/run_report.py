@@ -199,6 +199,7 @@ def _environment(run: RunData, doc: Document) -> None:
         ["CUDA", env.get("cuda") or "-"],
         ["processes (world size)", start.get("world_size", "-")],
         ["parameters", _parameters(start.get("parameters"))],
+        ["CPU threads (torch)", start.get("threads", "-")],
         ["device / precision", f"{trainer.get('device', '-')} / {trainer.get('precision', '-')}"],
     ]
     rows += [[name, env.get(name, "-")] for name in ("python", "torch", "accelerate", "seqlab")]
