@@ -405,7 +405,7 @@ def test_eval_records_left_out_items_and_writes_them_to_the_output_dir(
     assert result["left_out"]["reasons"] == {"missing_file": 1}
     assert result["left_out"]["scored_as"] == "errors"
     bad = [json.loads(line) for line in (out.parent / "bad_items.jsonl").read_text().splitlines()]
-    assert [b["id"] for b in bad] == ["61-70968-0099"]
+    assert [(b["id"], b["split"]) for b in bad] == [("61-70968-0099", "test")]
     assert not (asr_run / "bad_items.jsonl").exists()
     assert not list((asr_run / "checkpoints").rglob("bad_items.jsonl"))
     # the left-out item counts as an error (an empty hypothesis) ...

@@ -166,6 +166,7 @@ def build_index(
     vocab,
     min_frames_fn: Callable[[float], int] | None = None,
     bad_items_path: str | Path | None = None,
+    split: str | None = None,
     max_duration: float | None = None,
     workers: int = 8,
     verify_audio: bool = False,
@@ -180,6 +181,7 @@ def build_index(
         min_frames_fn: seconds -> number of model output frames, for the CTC length check;
             None skips that check.
         bad_items_path: ``bad_items.jsonl`` to append bad items to (created only if there are any).
+        split: written with each bad item (``"split": "test"``), so one file can list several splits.
         max_duration: leave out items longer than this many seconds; None keeps all.
         workers: threads reading headers (I/O bound, so more threads than cores is fine).
         verify_audio: decode every file fully to catch truncated or silent audio (slow).
@@ -281,7 +283,8 @@ def build_index(
         bad_items_path.parent.mkdir(parents=True, exist_ok=True)
         with open(bad_items_path, "a") as f:
             for b in bad:
-                f.write(json.dumps(asdict(b), ensure_ascii=False) + "\n")
+                record = asdict(b) if split is None else {"split": split, **asdict(b)}
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
     summary = f"{len(raw_items)} items, {len(bad)} bad"
     if bad:
         reasons = ", ".join(f"{r}: {n}" for r, n in Counter(b.reason for b in bad).most_common())

@@ -342,6 +342,7 @@ class ASRTask:
             min_frames_fn=self._min_frames,
             normalize=normalize,
             bad_items_path=(Path(run_dir) / "bad_items.jsonl") if run_dir is not None else None,
+            split=split,
             max_duration=self.cfg.data.get("max_duration"),
             verify_audio=bool(self.cfg.data.get("verify_audio", False)),
         )
