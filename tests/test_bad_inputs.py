@@ -448,3 +448,18 @@ def test_eval_of_a_split_the_data_config_lacks_names_the_splits(
     argv = ["eval", ckpt, f"data.root={asr_corpus}", "data.test=[dev-clean]", "--out", str(out)]
     assert main(argv) == 0
     assert json.loads(out.read_text())["subsets"] == ["dev-clean"]
+
+
+def test_eval_decoder_flags_of_a_translation_checkpoint_set_its_beam_search(
+    mt_run, mt_corpus, tmp_path, capsys
+):
+    out = tmp_path / "eval.json"
+    argv = ["eval", str(mt_run), f"data.root={mt_corpus}", "--out", str(out)]
+    for flags, beam in ((["--beam-size", "3"], 3), (["--decoder", "greedy"], 1)):
+        assert main([*argv, *flags]) == 0
+        result = json.loads(out.read_text())
+        assert f"generation.beam_size={beam}" in result["overrides"]
+        assert not any(o.startswith("decoder") for o in result["overrides"])
+    capsys.readouterr()
+    assert main([*argv, "--alpha", "0.5"]) == 2  # a CTC flag: refused, never silently ignored
+    assert "--alpha is a CTC decoding flag" in capsys.readouterr().err

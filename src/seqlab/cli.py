@@ -84,6 +84,42 @@ def _decoder_overrides(args: argparse.Namespace) -> list[str]:
     return out
 
 
+def _saved_config(checkpoint: str) -> dict:
+    """A checkpoint's config.yaml as plain data (nothing resolved or built), or {} if unreadable:
+    enough to tell which kind of model it holds before loading it."""
+    import yaml
+
+    from seqlab.engine.checkpoint import resolve_checkpoint
+
+    try:
+        data = yaml.safe_load((resolve_checkpoint(checkpoint) / "config.yaml").read_text())
+    except (OSError, ValueError, yaml.YAMLError):
+        return {}  # loading it names the problem
+    return data if isinstance(data, dict) else {}
+
+
+def _generation_overrides(args: argparse.Namespace) -> list[str]:
+    """The decoder flags of eval for a translation checkpoint, whose beam search is set by
+    ``generation.*`` (the CTC flags would land in a ``decoder`` section it never reads)."""
+    ctc_only = [
+        flag
+        for flag in ("lm", "alpha", "beta", "rescore_lm", "rescore_alpha", "workers")
+        if getattr(args, flag, None) is not None
+    ]
+    if ctc_only:
+        raise ConfigError(
+            f"--{ctc_only[0].replace('_', '-')} is a CTC decoding flag, and this is a translation "
+            "checkpoint: it decodes with beam search set by --beam-size N (--decoder greedy = "
+            "beam 1) and generation.* overrides (generation.length_penalty, generation.lp_alpha)"
+        )
+    beam = getattr(args, "beam_size", None)
+    if getattr(args, "decoder", None) == "greedy":
+        if beam not in (None, 1):
+            raise ConfigError(f"--decoder greedy decodes with beam 1, not --beam-size {beam}")
+        return ["generation.beam_size=1"]
+    return [f"generation.beam_size={beam}"] if beam is not None else []
+
+
 def _add_trust_flag(p: argparse.ArgumentParser) -> None:
     """``--trust-target``: the user's own classes a loaded checkpoint's config may name."""
     p.add_argument(
@@ -171,7 +207,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from seqlab.evaluation import evaluate
 
     try:
-        overrides = [*args.overrides, *_decoder_overrides(args)]
+        translation = "generation" in _saved_config(args.checkpoint)
+        decoding = _generation_overrides(args) if translation else _decoder_overrides(args)
+        overrides = [*args.overrides, *decoding]
         result = evaluate(
             args.checkpoint,
             overrides,
