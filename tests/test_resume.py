@@ -126,3 +126,49 @@ def test_resume_with_more_epochs_rebuilds_auto_one_cycle(tmp_path):
     assert len(lrs) == 18
     assert lrs[-2] == pytest.approx(0.05 / (25 * 1e4))  # the new 18-step cycle ended
     assert OmegaConf.load(run / "config.yaml").trainer.n_epochs == 3
+
+
+def test_ctrl_c_saves_where_it_stopped_says_how_to_resume_and_resumes_exactly(tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    main(["--config", str(_config(tmp_path, "reference", 0))])
+    reference = tmp_path / "runs" / "toy" / "reference"
+
+    # No periodic step checkpoints: the only one mid-epoch is the one Ctrl-C writes.
+    victim_config, no_step_saves = _config(tmp_path, "victim", 0), "trainer.save_every_n_steps=null"
+    victim = tmp_path / "runs" / "toy" / "victim"
+    process = subprocess.Popen(
+        _entry("--config", str(victim_config), "task.sleep_s=0.3", no_step_saves),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    metrics, deadline = victim / "metrics.jsonl", time.time() + 60
+    while time.time() < deadline and process.poll() is None:
+        if metrics.exists() and metrics.read_text().count('"split": "train"') >= 2:
+            break
+        time.sleep(0.01)
+    assert process.poll() is None, f"the run ended too soon: {process.stderr.read()[-2000:]}"
+    process.send_signal(signal.SIGINT)
+    stderr = process.communicate(timeout=60)[1]
+    assert process.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr
+    last = victim / "checkpoints" / "last"
+    stopped = ckpt.load_checkpoint(last)["state"]["train_state"]
+    assert 2 <= stopped["step"] < STEPS_PER_EPOCH and stopped["batch_in_epoch"] == stopped["step"]
+    assert f"interrupted at step {stopped['step']}" in stderr
+    assert f"trainer.resume_from={last}" in stderr
+
+    result = subprocess.run(
+        _entry("--config", str(victim / "config.yaml"), f"trainer.resume_from={last}"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _train_curve(victim) == _train_curve(reference)  # every loss, bit for bit
+    final_reference = ckpt.load_checkpoint(reference / "checkpoints" / "last")
+    final_resumed = ckpt.load_checkpoint(last)
+    for key, value in final_reference["models"]["model"].items():
+        assert torch.equal(value, final_resumed["models"]["model"][key]), key

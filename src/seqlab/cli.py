@@ -200,7 +200,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         return _print_config_error(err)
     if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, one summary (rank 0's)
         print(json.dumps(summary, indent=2, default=str))
-    return 0
+    return 130 if summary.get("stop_reason") == "interrupted" else 0  # 130: the shell's Ctrl-C code
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

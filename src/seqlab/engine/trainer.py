@@ -41,7 +41,9 @@ from __future__ import annotations
 import argparse
 import functools
 import math
+import signal
 import sys
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -126,8 +128,8 @@ def fit(cfg: DictConfig, task, run_dir: Path | None = None, overrides=()) -> dic
 
     Returns:
         summary: run_dir, step, epoch, best_metric, best_step, monitor, stopped_early (by
-            ``early_stop_patience`` only), stop_reason (n_epochs, max_steps, time_budget or
-            early_stop), parameters (per model: total and trainable),
+            ``early_stop_patience`` only), stop_reason (n_epochs, max_steps, time_budget,
+            early_stop or interrupted: Ctrl-C), parameters (per model: total and trainable),
         val_metrics, last_checkpoint, best_checkpoint.
     """
     trainer = Trainer(cfg, task, run_dir, overrides)
@@ -280,6 +282,7 @@ class Trainer:
             + ", ".join(f"{name} {n['total']:,} ({n['trainable']:,} trainable)" for name, n in parameters.items())
         )  # fmt: skip
         self._stop_reason = None  # set by what ends the run before n_epochs / max_steps
+        self._catch_interrupt()
         self._segment_start, self._excluded_seconds = time.perf_counter(), 0.0
         progress, log_every = t.get("progress", "auto"), t.get("log_every_n_steps", 50)
         self.progress = Progress(self.total_steps, progress, log_every, self.is_main, state.step)
@@ -301,9 +304,16 @@ class Trainer:
                 stop = self._validate()
             if t.get("save_every_n_epochs") and state.epoch % int(t.save_every_n_epochs) == 0:
                 self._save()
-        if state.last_val_step != state.step:
-            stop = self._validate() or stop
-        self._save()
+        if self._stop_reason == "interrupted":
+            self._save()  # where it stopped; no validation (the user wants out)
+            self._note(
+                f"interrupted at step {state.step}: saved {self.ckpt_dir / 'last'}; continue with "
+                f"`seqlab train <experiment> <your overrides> trainer.resume_from={self.ckpt_dir / 'last'}`"
+            )
+        else:
+            if state.last_val_step != state.step:
+                stop = self._validate() or stop
+            self._save()
         self._check_ranks_agree()
         self.progress.close()
         self.writers.close()
@@ -349,8 +359,24 @@ class Trainer:
         return DataLoader(
             spec.dataset, batch_sampler=spec.batch_sampler, collate_fn=spec.collate_fn,
             num_workers=int(self.tcfg.get("num_workers", 0)), generator=self.loader_generator,
-            persistent_workers=False,
+            persistent_workers=False, worker_init_fn=_ignore_interrupts,
         )  # fmt: skip
+
+    def _catch_interrupt(self) -> None:
+        """Ctrl-C (SIGINT) ends the run after the current optimizer step, with a checkpoint and
+        the command that resumes it; a second Ctrl-C stops at once. One process only: under DDP
+        the ranks would have to agree on the step, so torchrun's default handling stays."""
+        self._interrupted, self._previous_sigint = False, None
+        if self.world_size != 1 or threading.current_thread() is not threading.main_thread():
+            return
+
+        def on_interrupt(signum, frame):
+            if self._interrupted:
+                raise KeyboardInterrupt
+            self._interrupted = True
+            self._note("Ctrl-C: stopping after this step and saving a checkpoint (again: at once)")
+
+        self._previous_sigint = signal.signal(signal.SIGINT, on_interrupt)
 
     def _train_window(self, window: list[dict]) -> bool:
         """One optimizer step on ``window``; then log, validate and save when due."""
@@ -375,6 +401,11 @@ class Trainer:
                 f"time budget: {t.max_seconds} s of training reached at step {step}"
             )
             stop, self._stop_reason = True, "time_budget"
+        if (
+            self._interrupted
+        ):  # Ctrl-C during this step: stop here, fit() saves and says how to resume
+            self._stop_reason = "interrupted"
+            return True
         if t.get("val_every_n_steps") and step % int(t.val_every_n_steps) == 0:
             stop = self._validate() or stop
         if t.get("save_every_n_steps") and step % int(t.save_every_n_steps) == 0:
@@ -559,10 +590,17 @@ class Trainer:
         self.accelerator.free_memory()  # drops Accelerate's references, then gc
         self.accelerator.end_training()
         torch.set_num_threads(self._threads_before)
+        if getattr(self, "_previous_sigint", None) is not None:
+            signal.signal(signal.SIGINT, self._previous_sigint)
 
     def _note(self, message: str) -> None:
         if self.is_main:
             print(message, file=sys.stderr, flush=True)
+
+
+def _ignore_interrupts(worker_id: int) -> None:
+    """Loader workers leave Ctrl-C to the main process, which stops at a step boundary."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def parameter_counts(models: dict) -> dict[str, dict[str, int]]:
@@ -625,4 +663,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(130 if main().get("stop_reason") == "interrupted" else 0)
