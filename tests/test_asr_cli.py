@@ -101,7 +101,12 @@ def test_eval_on_a_hand_written_librispeech_dir(trained, corpus, tmp_path, capsy
     refs = {u["reference"] for u in result["utterances"]}
     assert refs == {*SENTENCES[3:], "this file is missing"}
     assert all({"id", "path", "hypothesis", "wer", "cer"} <= set(u) for u in result["utterances"])
-    assert "wer=" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "wer=" in printed.out
+    # the 22,050 Hz test audio is resampled to the model's rate: said once, not silently
+    n = len(SENTENCES[3:])
+    assert f"test: {n} of {n} items are resampled to the model's 16000 Hz on load" in printed.err
+    assert f"({n} at 22050 Hz)" in printed.err
 
 
 def test_transcribe_cli_json_and_python_api(trained, corpus, capsys):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -360,7 +362,21 @@ class ASRTask:
             }
             for bad in getattr(index, "bad", [])
         ]
-        return index.utterances if hasattr(index, "utterances") else index
+        utterances = index.utterances if hasattr(index, "utterances") else index
+        self._note_resampling(split, utterances)
+        return utterances
+
+    def _note_resampling(self, split: str, utterances) -> None:
+        """Say once per split (not per item) which audio is resampled on load, and from what."""
+        rates = Counter(u.sample_rate for u in utterances if u.sample_rate != self.sample_rate)
+        if rates:
+            found = ", ".join(f"{n} at {rate} Hz" for rate, n in sorted(rates.items()))
+            print(
+                f"[asr] {split}: {sum(rates.values())} of {len(utterances)} items are resampled "
+                f"to the model's {self.sample_rate} Hz on load ({found})",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def left_out(self, split: str) -> list[dict]:
         """Items of ``split`` the index left out (after its data was loaded): id, path, reason,
