@@ -253,6 +253,13 @@ def test_eval_reports_each_decoder_side_by_side(trained, corpus, ngram, tmp_path
     for row in result["decoders"]:
         assert row["decoder"] in printed
         assert 0.0 <= row["wer"] and 0.0 <= row["cer"] and row["utterances_per_second"] > 0
+        # the end-to-end speed counts the model's forward pass too, not only decoding
+        total = row["end_to_end_utterances_per_second"]
+        decoded = result["n_items"] - result["left_out"]["count"]  # the left-out item is not
+        expected = decoded / (result["forward_seconds"] + row["seconds"])
+        assert total == pytest.approx(expected, rel=0.15)  # (forward_seconds is rounded)
+        assert 0 < total < row["utterances_per_second"]
+    assert "decode utt/s" in printed and "total utt/s" in printed
     # the headline metrics are the last configuration's (the one asked for)
     assert result["metrics"]["wer"] == pytest.approx(result["decoders"][-1]["wer"])
     assert "log_probs" not in json.dumps(result["utterances"][0])

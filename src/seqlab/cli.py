@@ -241,13 +241,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def _decoder_table(rows: list[dict]) -> str:
-    """WER/CER/speed of each decoder configuration as an aligned text table."""
+    """WER/CER/speed of each decoder configuration as an aligned text table: utterances per second
+    of decoding alone, and end to end (the model's forward pass over the split included)."""
     width = max(len("decoder"), *(len(r["decoder"]) for r in rows))
-    lines = [f"{'decoder':<{width}}  {'WER %':>7}  {'CER %':>7}  {'utt/s':>8}"]
+    head = f"{'decoder':<{width}}  {'WER %':>7}  {'CER %':>7}  {'decode utt/s':>12}  {'total utt/s':>11}"
+    lines = [head]
     for r in rows:
         lines.append(
             f"{r['decoder']:<{width}}  {100 * r['wer']:7.2f}  {100 * r['cer']:7.2f}  "
-            f"{r['utterances_per_second']:8.1f}"
+            f"{r['utterances_per_second']:12.1f}  {r['end_to_end_utterances_per_second']:11.1f}"
         )
     return "\n".join(lines)
 

@@ -89,10 +89,12 @@ def _decoder_ladder(task) -> list:
 
 
 def _decode_side_by_side(
-    task, outputs: list[dict], ladder: list, extra: list[dict] = ()
+    task, outputs: list[dict], ladder: list, extra: list[dict] = (), forward_seconds: float = 0.0
 ) -> tuple[list[dict], list[dict]]:
     """Decode kept log-probs with each configuration; the last one's hypotheses are returned.
-    ``extra`` outputs (left-out items scored as errors) count in every configuration's scores."""
+    ``extra`` outputs (left-out items scored as errors) count in every configuration's scores.
+    Each row has the decoding speed alone and end to end (``forward_seconds``, the model's pass
+    over the split with greedy decoding, plus this decoding)."""
     from omegaconf import OmegaConf
 
     from seqlab.decoding.factory import build_decoder, describe
@@ -113,6 +115,9 @@ def _decode_side_by_side(
                 "cer": metrics.get("cer"),
                 "seconds": round(seconds, 3),
                 "utterances_per_second": round(n_items / max(seconds, 1e-9), 1),
+                "end_to_end_utterances_per_second": round(
+                    n_items / max(forward_seconds + seconds, 1e-9), 1
+                ),
             }
         )
     return final, rows
@@ -180,16 +185,17 @@ def evaluate(
         task.for_evaluation()
     ladder = _decoder_ladder(task)
     out_path = Path(out) if out is not None else output_dir_of(ckpt) / "eval.json"
+    loaded = time.perf_counter()
     outputs = _forward_split(
         task, out_path.parent, split, device, num_workers, keep_log_probs=bool(ladder)
     )
-    forward_seconds = time.perf_counter() - start
+    forward_seconds = time.perf_counter() - loaded  # data + model (no loading of the checkpoint)
     left_out = task.left_out(split) if hasattr(task, "left_out") else []
     scorable = [item for item in left_out if item.get("reference")]
     extra = [task.left_out_output(scorable)] if scorable and not exclude_left_out else []
     decoders = []
     if ladder:
-        outputs, decoders = _decode_side_by_side(task, outputs, ladder, extra)
+        outputs, decoders = _decode_side_by_side(task, outputs, ladder, extra, forward_seconds)
         for output in outputs:
             output.pop("log_probs", None)
     outputs = [*outputs, *extra]
@@ -203,6 +209,7 @@ def evaluate(
         "metrics": metrics,
         "n_items": sum(len(o.get("ids", [])) for o in outputs),
         "seconds": round(time.perf_counter() - start, 2),
+        "load_seconds": round(loaded - start, 2),
         "forward_seconds": round(forward_seconds, 2),
         "decoders": decoders,
         "left_out": {

@@ -93,9 +93,11 @@ def _test_results(run: RunData, doc: Document) -> None:
         decoders = result.get("decoders") or []
         if decoders:
             doc.paragraph(f"{name}.json, decoders compared on the same model outputs:")
-            doc.table(["decoder", "wer", "cer", "items/s"],
+            doc.table(["decoder", "wer", "cer", "decode items/s", "total items/s (with the forward pass)"],
                       [[d.get("decoder"), fmt(as_float(d.get("wer")), 4), fmt(as_float(d.get("cer")), 4),
-                        fmt(as_float(d.get("utterances_per_second")), 4)] for d in decoders])  # fmt: skip
+                        fmt(as_float(d.get("utterances_per_second")), 4),
+                        fmt(as_float(d.get("end_to_end_utterances_per_second")), 4)]
+                       for d in decoders])  # fmt: skip
 
 
 def _plots(run: RunData, doc: Document, out_dir: Path) -> list[dict]:
