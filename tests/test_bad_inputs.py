@@ -177,6 +177,12 @@ def test_python_api_gives_the_same_clear_errors(asr_run, tmp_path):
         model.transcribe(str(tmp_path / "missing.wav"))
     with pytest.warns(UserWarning, match="silence"):
         assert model.transcribe(np.zeros(RATE, np.float32)) == ""
+    # silence skipped inside a batch: every other input keeps its own text, as if alone
+    waves = [noise(0.8 + 0.3 * seed, seed) for seed in range(3)]  # padded in the batch
+    alone = [model.transcribe(w) for w in waves]
+    with pytest.warns(UserWarning, match="input 2: digital silence"):
+        batched = model.transcribe([waves[0], np.zeros(RATE, np.float32), *waves[1:]], batch_size=2)
+    assert batched == [alone[0], "", *alone[1:]]
 
 
 # ---- translate ----------------------------------------------------------------------------------

@@ -47,6 +47,18 @@ def _entry(*args: str) -> list[str]:
     return [sys.executable, "-m", "seqlab.engine.trainer", *args]
 
 
+def _resume(run: Path, checkpoint: Path, env: dict) -> None:
+    """Continue ``run`` from ``checkpoint`` with its own config.yaml, in a fresh process."""
+    result = subprocess.run(
+        _entry("--config", str(run / "config.yaml"), f"trainer.resume_from={checkpoint}"),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
 @pytest.mark.parametrize("num_workers", [0, 1])
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path, num_workers):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -79,14 +91,7 @@ def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path, num_worke
     assert 0 < killed_at["batch_in_epoch"] < STEPS_PER_EPOCH, "the kill must land mid-epoch"
 
     # Resume from the run's own config.yaml (which the resume overwrites, keeping the old one).
-    result = subprocess.run(
-        _entry("--config", str(victim / "config.yaml"), f"trainer.resume_from={last}"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    _resume(victim, last, env)
     resume_events = [e for e in read_events(victim) if e["event"] == "resume"]
     assert [e["step"] for e in resume_events] == [killed_at["step"]]
     assert list(victim.glob("config.*.yaml")), "the previous config.yaml is kept"
@@ -159,14 +164,7 @@ def test_ctrl_c_saves_where_it_stopped_says_how_to_resume_and_resumes_exactly(tm
     assert f"interrupted at step {stopped['step']}" in stderr
     assert f"trainer.resume_from={last}" in stderr
 
-    result = subprocess.run(
-        _entry("--config", str(victim / "config.yaml"), f"trainer.resume_from={last}"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    _resume(victim, last, env)
     assert _train_curve(victim) == _train_curve(reference)  # every loss, bit for bit
     final_reference = ckpt.load_checkpoint(reference / "checkpoints" / "last")
     final_resumed = ckpt.load_checkpoint(last)

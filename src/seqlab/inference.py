@@ -129,16 +129,13 @@ class ASRModel:
     def _checked(self, wave: np.ndarray, rate: int, name: str) -> np.ndarray | None:
         """``wave`` at the model's rate, or None for digital silence (warned about); raises a
         ``ValueError`` naming ``name`` for non-finite samples or a clip the model cannot take."""
+        from seqlab.audio.io import nonfinite
         from seqlab.audio.resample import resample
 
-        bad = [
-            f"{n} {kind} sample{'s' if n != 1 else ''}"
-            for n, kind in ((int(np.isnan(wave).sum()), "NaN"), (int(np.isinf(wave).sum()), "inf"))
-            if n
-        ]
+        bad = nonfinite(wave, "sample")
         if bad:
             raise ValueError(
-                f"{name}: {' and '.join(bad)}; the audio is corrupt (or was written from a failed "
+                f"{name}: {bad}; the audio is corrupt (or was written from a failed "
                 "computation): fix or re-export it"
             )
         if rate != self.sample_rate:

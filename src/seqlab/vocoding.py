@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from seqlab.audio.hifigan_mel import HiFiGANMel
+from seqlab.audio.io import nonfinite
 
 
 class Vocoder:
@@ -61,17 +62,10 @@ class Vocoder:
                 item = load_audio(path, self.sample_rate)
         array = np.asarray(item, dtype=np.float32)
         where = f"{name}: " if name is not None else ""
-        bad = [
-            f"{n} {kind} value{'s' if n != 1 else ''}"
-            for n, kind in (
-                (int(np.isnan(array).sum()), "NaN"),
-                (int(np.isinf(array).sum()), "inf"),
-            )
-            if n
-        ]
+        bad = nonfinite(array)
         if bad:  # the generator would turn them into full-scale clicks or NaN samples
             raise ValueError(
-                f"{where}{' and '.join(bad)}; the input is corrupt (or came from a failed "
+                f"{where}{bad}; the input is corrupt (or came from a failed "
                 "computation): fix or re-export it"
             )
         if array.ndim == 1:

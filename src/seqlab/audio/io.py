@@ -50,6 +50,17 @@ def load_audio(path: str | Path, sample_rate: int | None = None) -> np.ndarray:
     return np.ascontiguousarray(wave, dtype=np.float32)
 
 
+def nonfinite(array: np.ndarray, unit: str = "value") -> str | None:
+    """``"2 NaN values and 1 inf value"`` for an array holding non-finite numbers, else None:
+    the start of the error that names a corrupt input (transcribe, vocode)."""
+    found = [
+        f"{n} {kind} {unit}{'s' if n != 1 else ''}"
+        for n, kind in ((int(np.isnan(array).sum()), "NaN"), (int(np.isinf(array).sum()), "inf"))
+        if n
+    ]
+    return " and ".join(found) or None
+
+
 def save_audio(path: str | Path, wave: np.ndarray, sample_rate: int) -> None:
     """Write a mono waveform; the format follows the suffix (.wav 16-bit PCM, .flac 16-bit, .ogg vorbis)."""
     path = Path(path)
