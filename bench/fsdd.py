@@ -1,0 +1,115 @@
+"""FSDD word error rates of ``asr_conformer_fsdd``: the dataset's split and a held-out speaker.
+
+    python bench/fsdd.py --corpus data/fsdd [--heldout george] [--seconds 900] [--threads 1]
+                         [--runs-root /tmp/fsdd_runs] [--only dataset|heldout] [--json out.json]
+
+``--corpus`` is the Free Spoken Digit Dataset directory holding ``recordings/`` (what
+``seqlab data get fsdd DIR`` makes). The script writes the manifests
+(:func:`seqlab.data.fsdd.write_manifests`), trains the recipe once per split within the time budget
+(``trainer.max_seconds``) and scores the test split with ``seqlab eval RUN --split test`` (every test
+clip counts; a clip left out would be an error). It prints WER, training minutes, the torch threads
+and the machine. The held-out speaker (default george, the first name alphabetically, not a chosen
+easy one) is never heard in training or validation: its 500 recordings are the test set.
+
+No peer runs beside it: the published FSDD figures are classification accuracies with other
+protocols, so the README quotes them with their source instead of a ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _seqlab(*args: str) -> None:
+    """Run the ``seqlab`` CLI of this interpreter's environment; stop the bench if it fails."""
+    cmd = [sys.executable, "-c", "from seqlab.cli import main; main()", *args]
+    print("$ seqlab " + " ".join(args), flush=True)
+    done = subprocess.run(cmd)
+    if done.returncode != 0:
+        sys.exit(f"bench/fsdd.py: `seqlab {args[0]}` failed with exit code {done.returncode}")
+
+
+def run_split(corpus: Path, manifests: str, args: argparse.Namespace) -> dict:
+    """Train ``asr_conformer_fsdd`` on one split and evaluate its best checkpoint on test."""
+    name = "dataset" if manifests == "." else manifests
+    run_dir = Path(args.runs_root) / "asr_conformer_fsdd" / name
+    overrides = [
+        f"data.root={corpus}",
+        f"data.manifests={manifests}",
+        f"trainer.max_seconds={args.seconds}",
+        f"trainer.threads={args.threads}",
+        f"trainer.runs_root={args.runs_root}",
+        f"trainer.run_name={name}",
+        "trainer.progress=plain",
+        *args.overrides,
+    ]
+    start = time.perf_counter()
+    _seqlab("train", "asr_conformer_fsdd", *overrides)
+    minutes = (time.perf_counter() - start) / 60
+    out = run_dir / "eval_test.json"
+    _seqlab("eval", str(run_dir / "checkpoints" / "best"), "--split", "test", "--out", str(out))
+    result = json.loads(out.read_text())
+    return {
+        "split": name,
+        "wer": result["metrics"]["wer"],
+        "n_items": result["n_items"],
+        "left_out": result["left_out"]["count"],
+        "train_minutes": round(minutes, 1),
+        "run": str(run_dir),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", required=True, help="FSDD directory holding recordings/")
+    parser.add_argument("--heldout", default="george", help="speaker held out (default george)")
+    parser.add_argument("--seconds", type=int, default=900, help="training budget per run (s)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    parser.add_argument("--runs-root", default="runs/bench_fsdd", help="where the runs go")
+    parser.add_argument("--only", choices=["dataset", "heldout"], help="run one split only")
+    parser.add_argument("--json", help="write the results here too")
+    parser.add_argument("overrides", nargs="*", help="more overrides for both trainings")
+    args = parser.parse_args()
+
+    from seqlab.data.fsdd import write_manifests
+
+    corpus = Path(args.corpus).resolve()
+    write_manifests(corpus)
+    splits = {"dataset": ".", "heldout": f"heldout_{args.heldout}"}
+    rows = [
+        run_split(corpus, manifests, args)
+        for key, manifests in splits.items()
+        if args.only in (None, key)
+    ]
+    machine = f"{_cpu_name()}, {os.cpu_count()} cores visible, {args.threads} torch thread(s)"
+    print(f"\nFSDD, asr_conformer_fsdd, budget {args.seconds} s per run; {machine}")
+    print(f"{'split':<22} {'WER %':>7} {'items':>6} {'left out':>9} {'minutes':>8}")
+    for row in rows:
+        wer = 100 * row["wer"] if row["wer"] <= 1 else row["wer"]
+        print(
+            f"{row['split']:<22} {wer:>7.2f} {row['n_items']:>6} {row['left_out']:>9} "
+            f"{row['train_minutes']:>8.1f}"
+        )
+    if args.json:
+        Path(args.json).write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
