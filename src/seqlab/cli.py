@@ -16,6 +16,8 @@
     seqlab data synth-speech OUT --language ru       Russian speech, OpenSLR TSV layout (HF fine-tuning)
     seqlab data synth-speech OUT --layout ljspeech   one voice, 22,050 Hz, LJSpeech layout (vocoders)
     seqlab data synth-mt OUT [--pairs N] [--seed S]   the built-in German->English corpus
+    seqlab data get NAME DIR [--subsets a,b] [--pair de-en] [--id 54] [--mirror URL] [--from DIR] [--jobs N]
+    seqlab data get --list                        real corpora it fetches (resumable, verified)
     seqlab demo                                   corpus, train asr_conformer, n-gram LM, test WER/CER
     seqlab report RUN_DIR                         report.md + report.html + plots/ of one run
     seqlab compare RUN_DIR... [--metric val_loss] curves overlaid, labelled by what differs
@@ -387,7 +389,50 @@ def cmd_lm(args: argparse.Namespace) -> int:
     raise AssertionError(args.lm_command)
 
 
+def cmd_data_get(args: argparse.Namespace) -> int:
+    """``seqlab data get``: fetch a corpus (or list the catalogue); errors are one message."""
+    from seqlab.data.download import DownloadError
+
+    if args.list:
+        from seqlab.data.catalogue import listing
+
+        from seqlab.data.download import format_bytes
+
+        for row in listing():
+            size = format_bytes(row["bytes"]) if row["bytes"] else "unknown"
+            size += "" if row["size_known"] or not row["bytes"] else "+"
+            print(f"{row['name']:<17} {size:>9}  {row['description']}")
+            print(f"{'':<28} parts: {', '.join(row['units'])}")
+            print(f"{'':<28} read with: {row['layout']}")
+        return 0
+    if not args.name or not args.dir:
+        print("error: seqlab data get NAME DIR (or --list)", file=sys.stderr)
+        return 2
+    from seqlab.data.corpus_get import get
+
+    subsets = [s.strip() for s in args.subsets.split(",") if s.strip()] if args.subsets else None
+    try:
+        summary = get(
+            args.name,
+            args.dir,
+            subsets=subsets,
+            pair=args.pair,
+            openslr_id=args.id,
+            mirror=args.mirror,
+            from_dir=args.from_dir,
+            jobs=args.jobs,
+        )
+    except (DownloadError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
+    print(f"ready: {summary['data']}")
+    return 0
+
+
 def cmd_data(args: argparse.Namespace) -> int:
+    if args.data_command == "get":
+        return cmd_data_get(args)
     if args.data_command == "synth-speech" and args.layout == "ljspeech":
         from seqlab.data.synth_ljspeech import build_ljspeech_corpus
 
@@ -834,6 +879,24 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--val-pairs", type=int, default=1_000, help="validation pairs (default 1,000)")
     q.add_argument("--test-pairs", type=int, default=1_000, help="test pairs (default 1,000)")
     q.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
+    q = data_sub.add_parser(
+        "get", help="fetch a real corpus into the layout its data= option reads (see --list)"
+    )
+    q.add_argument("name", nargs="?", help="librispeech, librispeech-lm, ljspeech, openslr, ...")
+    q.add_argument("dir", nargs="?", help="where it goes (created; re-runs fetch only what is missing)")
+    q.add_argument("--list", action="store_true", help="list what can be fetched, with sizes")
+    q.add_argument(
+        "--subsets", default=None,
+        help="comma-separated parts: LibriSpeech subsets, Multi30k splits, OpenSLR shards",
+    )  # fmt: skip
+    q.add_argument("--pair", default=None, help="Multi30k language pair SRC-TGT (default de-en)")
+    q.add_argument("--id", type=int, default=None, help="OpenSLR set id: 52, 53, 54 (default 54)")
+    q.add_argument("--mirror", default=None, help="another host: replaces each URL's scheme+host")
+    q.add_argument(
+        "--from", dest="from_dir", default=None,
+        help="take the archives from this folder (upstream file names) instead of downloading",
+    )  # fmt: skip
+    q.add_argument("--jobs", type=int, default=1, help="parts fetched at the same time")
     p.set_defaults(func=cmd_data)
 
     p = sub.add_parser("demo", help="built-in corpus -> train asr_conformer -> test WER/CER")
