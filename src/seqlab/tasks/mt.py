@@ -51,6 +51,7 @@ class MTTask:
         self.src_lang, self.tgt_lang = str(data.src_lang), str(data.tgt_lang)
         self._pairs_cache: dict[str, tuple[list, list]] = {}
         self._left_out: dict[str, list[dict]] = {}  # split -> pairs left out (see left_out)
+        self._tokenized: bool | None = None  # the corpus is Moses-tokenised text (see pairs)
         if vocab_dir is None and cfg.trainer.get("resume_from"):
             from seqlab.engine.checkpoint import resolve_checkpoint
 
@@ -246,15 +247,45 @@ class MTTask:
 
     # ---- data ---------------------------------------------------------------------------------
     def _reference(self, tgt_text: str) -> str:
+        """The reference BLEU/chrF score against: the line as it is in the file when the corpus is
+        raw text, Moses-detokenised when it is tokenised (``data.detokenize``)."""
         from seqlab.text.mt_vocab import detokenize
 
-        return (
-            detokenize(tgt_text, self.tgt_lang)
-            if self.cfg.data.get("detokenize", True)
-            else tgt_text
+        return detokenize(tgt_text, self.tgt_lang) if self._tokenized else tgt_text
+
+    def _resolve_tokenized(self, split: str, pairs: list) -> None:
+        """Decide once whether the corpus is Moses-tokenised text (``data.detokenize``: true,
+        false, or null = auto: look at the target lines of the first split read)."""
+        if self._tokenized is not None:
+            return
+        setting = self.cfg.data.get("detokenize", None)
+        if isinstance(setting, bool):
+            self._tokenized = setting
+            return
+        if setting is not None and str(setting).lower() != "auto":
+            raise ValueError(
+                f"data.detokenize must be true, false or null (auto), got {setting!r}: true when "
+                "the files are Moses-tokenised text ('a man 's hat .'), false when they are raw text"
+            )
+        from seqlab.text.mt_vocab import looks_tokenized
+
+        self._tokenized = looks_tokenized([t for _, t in pairs], self.tgt_lang)
+        if self._tokenized:
+            what = "look Moses-tokenised: references are detokenised for BLEU/chrF"
+        else:
+            what = "look like raw text: references are scored as they are in the file"
+        print(
+            f"[mt] data.detokenize=null (auto): the {split} target lines {what} "
+            f"(set data.detokenize={str(not self._tokenized).lower()} if that is wrong)",
+            flush=True,
         )
 
     def _root(self) -> Path:
+        from seqlab.data.corpus_get import ensure_corpus
+
+        data = self.cfg.data
+        # a catalogue corpus (data.corpus, e.g. multi30k): fetch it (data.download) or say how
+        ensure_corpus(data, [str(data[s]) for s in ("train", "val", "test") if data.get(s)])
         root = Path(self.cfg.data.root)
         if not root.exists() and self.cfg.data.get("build_if_missing", False):
             from seqlab.data.synth_mt import build_mt_corpus
@@ -283,6 +314,7 @@ class MTTask:
             pairs, bad_read = read_tsv(path)
         else:
             pairs = read_parallel(root, name, self.src_lang, self.tgt_lang)
+        self._resolve_tokenized(split, pairs)
         if split == "train":
             kept, bad = filter_pairs(
                 pairs,
@@ -336,6 +368,8 @@ class MTTask:
             min_freq=int(v.get("min_freq", 1)),
             src_lang=self.src_lang,
             tgt_lang=self.tgt_lang,
+            tokenized=bool(self._tokenized),  # resolved when pairs("train") read the corpus
+            tokenize=str(v.get("tokenize", "auto")),
         )
 
     def _data_spec(self, split, rank, world_size, run_dir, shuffle: bool) -> DataSpec:
