@@ -2,10 +2,12 @@
 
 Both come from ``torch.optim.swa_utils.AveragedModel``: SWA is the equal average of the weights
 after each averaged step from ``swa_start`` (a fraction of the run's optimizer steps) on; EMA is
-``w_avg <- decay * w_avg + (1 - decay) * w`` from the first step. The averaged weights are saved in
-every checkpoint as ``<model>_<type>.safetensors`` (``model_swa``, ``model_ema``) and are what
-``seqlab eval``/``translate``/``transcribe`` load when they exist. With ``validate_averaged`` the
-validation (and so the ``best`` checkpoint) uses them once averaging has begun.
+``w_avg <- decay * w_avg + (1 - decay) * w`` from the first step. With ``trainer.max_seconds``,
+SWA's start is a fraction of the steps planned for the budget (``engine/time_budget.py``). The
+averaged weights are saved in every checkpoint as ``<model>_<type>.safetensors`` (``model_swa``,
+``model_ema``) and are what ``seqlab eval``/``translate``/``transcribe`` load when they exist.
+With ``validate_averaged`` the validation (and so the ``best`` checkpoint) uses them once
+averaging has begun.
 
 ``cfg.trainer.averaging`` keys: ``type`` (none | swa | ema), ``swa_start`` (fraction of the
 optimizer steps after which SWA averages), ``ema_decay``, ``every_n_steps`` (average every N
@@ -49,6 +51,7 @@ class WeightAveraging:
             start = float(cfg.get("swa_start", 0.75))
             if not 0.0 <= start < 1.0:
                 raise ValueError(f"trainer.averaging.swa_start must be in [0, 1), got {start}")
+            self.swa_start = start
             self.start_step = int(start * total_steps)
             avg_fn = None  # equal weights
         else:
@@ -70,14 +73,32 @@ class WeightAveraging:
             return 0
         return int(next(iter(self.averaged.values())).n_averaged)
 
-    def after_step(self, step: int) -> None:
-        """Called after every successful optimizer step (``step`` counts from 1)."""
-        if self.enabled and self.every and step > self.start_step and step % int(self.every) == 0:
+    def set_run_length(self, total_steps: int) -> None:
+        """SWA starts after ``swa_start * total_steps`` (a time budget's planned steps) unless
+        averaging has already begun."""
+        if self.kind == "swa" and self.n_averaged == 0:
+            self.start_step = int(self.swa_start * total_steps)
+
+    def after_step(self, step: int, position: int | None = None) -> None:
+        """Called after every successful optimizer step (``step`` counts from 1).
+
+        Args:
+            position: where the run is in its schedule when a time budget moves it ahead of
+                ``step`` (``engine/time_budget.py``); SWA begins once it passes the start.
+        """
+        progress = step if position is None else position
+        if (
+            self.enabled
+            and self.every
+            and progress > self.start_step
+            and step % int(self.every) == 0
+        ):
             self._update()
 
-    def after_epoch(self, step: int) -> None:
+    def after_epoch(self, step: int, position: int | None = None) -> None:
         """Called at every epoch's end; averages then when ``every_n_steps`` is null."""
-        if self.enabled and not self.every and step > self.start_step:
+        progress = step if position is None else position
+        if self.enabled and not self.every and progress > self.start_step:
             self._update()
 
     @torch.no_grad()

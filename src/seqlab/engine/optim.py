@@ -82,10 +82,15 @@ class NamedScheduler:
     interval: str = "step"
     monitor: str = "val_loss"
     auto_values: dict = field(default_factory=dict)
+    follows_budget: bool = False  # moved by the engine along trainer.max_seconds (time_budget.py)
 
 
 def build_schedulers(
-    cfg: DictConfig, optimizers: dict, steps_per_epoch: int, total_steps: int
+    cfg: DictConfig,
+    optimizers: dict,
+    steps_per_epoch: int,
+    total_steps: int,
+    names: list[str] | None = None,
 ) -> dict[str, NamedScheduler]:
     """Instantiate ``cfg.lr_scheduler`` on the (unwrapped) optimizers, filling "auto" values.
 
@@ -93,9 +98,12 @@ def build_schedulers(
         optimizers: name -> torch optimizer.
         steps_per_epoch: optimizer steps in one epoch.
         total_steps: optimizer steps of the whole run (max_steps taken into account).
+        names: build only these schedulers (None: all); building one sets its optimizer's lr.
     """
     schedulers = {}
     for name, sched_cfg in named_configs(cfg.get("lr_scheduler"), "lr_scheduler").items():
+        if names is not None and name not in names:
+            continue
         if name not in optimizers:
             raise ValueError(
                 f"cfg.lr_scheduler.{name}: there is no optimizer '{name}' (have {list(optimizers)})"

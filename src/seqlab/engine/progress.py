@@ -110,6 +110,13 @@ class Progress:
         finally:
             self._window_start += time.perf_counter() - start
 
+    def set_total(self, total_steps: int) -> None:
+        """The run's length changed (a time budget planned its steps)."""
+        self.total_steps = total_steps
+        if self._bar is not None:
+            self._bar.total = total_steps
+            self._bar.refresh()
+
     def write(self, message: str) -> None:
         """Print a line without breaking the bar."""
         if self.mode == "bar":

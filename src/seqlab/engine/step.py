@@ -201,6 +201,7 @@ class OptimizerStep:
         if named.optimizer.step_was_skipped:  # fp16 overflow: the lr schedule waits too
             return True, norm, 1
         for sched in self.schedulers.values():
-            if sched.name == name and sched.interval == "step":
+            # those that follow a time budget are moved by the trainer (engine/time_budget.py)
+            if sched.name == name and sched.interval == "step" and not sched.follows_budget:
                 sched.scheduler.step()
         return True, norm, 0

@@ -26,6 +26,7 @@ class TrainState:
     nonfinite_steps: int = 0  # windows skipped for a non-finite loss or grad norm
     nonfinite_in_a_row: int = 0
     skipped_steps: int = 0  # optimizer steps the fp16 grad scaler skipped (overflow)
+    trained_seconds: float = 0.0  # training wall time of all segments so far (trainer.max_seconds)
 
 
 def collect_state(

@@ -10,7 +10,9 @@ window boundary and a resumed run replays exactly what the uninterrupted one wou
 ``cfg.trainer`` keys (defaults in brackets):
     n_epochs, max_steps [null: no limit]: stop after that many epochs / optimizer steps.
     max_seconds [null]: also stop once this much wall time went into training (validation and
-        checkpoints not counted) in this run segment, e.g. to compare recipes at equal time.
+        checkpoints not counted; resumed segments add up), e.g. to compare recipes at equal
+        time. Schedules over "auto" total steps and SWA's start then follow the budget, so the
+        run anneals by its end (``engine/time_budget.py``).
     grad_accum_steps [1]: micro-batches per optimizer step.
     threads [null]: torch's CPU threads in this process (``torch.set_num_threads``); null keeps
         torch's default (one per core). Two jobs with two threads each on two cores slow each
@@ -58,12 +60,13 @@ from torch.utils.data import DataLoader
 
 from seqlab.engine import checkpoint as ckpt
 from seqlab.engine.averaging import WeightAveraging
-from seqlab.engine.optim import build_optimizers, build_schedulers
+from seqlab.engine.optim import build_optimizers, build_schedulers, restore_scheduler
 from seqlab.engine.progress import Progress
 from seqlab.engine.rng import capture_rng_state, seed_everything
 from seqlab.engine.rundir import agree_on_run_dir
 from seqlab.engine.step import OptimizerStep, to_device
 from seqlab.engine.task import give_prepared_models
+from seqlab.engine.time_budget import TimeBudget, follows_budget
 from seqlab.engine.train_state import TrainState, collect_state, restore_state
 from seqlab.engine.writers import Writers, build_writers, check_writers
 
@@ -91,6 +94,11 @@ def resolve_precision(precision: str, use_cpu: bool) -> str:
 ID_KEYS = ("ids", "utt_ids", "keys", "paths")  # batch keys that name items, for error messages
 
 
+def _clock() -> float:
+    """The clock of training time and ``trainer.max_seconds`` (tests replace it)."""
+    return time.perf_counter()
+
+
 def _outside_throughput(method):
     """Validation and checkpointing time does not count in the logged training throughput."""
 
@@ -99,7 +107,7 @@ def _outside_throughput(method):
         if getattr(self, "_outside_depth", 0):  # nested (validation saving a new best): the
             return method(self, *args, **kwargs)  # outer call already leaves this time out
         self._outside_depth = 1
-        start = time.perf_counter()
+        start = _clock()
         try:
             progress = getattr(self, "progress", None)
             if progress is None:
@@ -108,9 +116,7 @@ def _outside_throughput(method):
                 return method(self, *args, **kwargs)
         finally:  # nor in trainer.max_seconds
             self._outside_depth = 0
-            self._excluded_seconds = getattr(self, "_excluded_seconds", 0.0) + (
-                time.perf_counter() - start
-            )
+            self._excluded_seconds = getattr(self, "_excluded_seconds", 0.0) + (_clock() - start)
 
     return wrapper
 
@@ -247,6 +253,16 @@ class Trainer:
         )
 
         self.averaging = WeightAveraging(t.get("averaging"), self.models, self.total_steps)
+        self.budget = None  # trainer.max_seconds: what follows it (engine/time_budget.py)
+        if t.get("max_seconds"):
+            followers = [n for n, s in self.schedulers.items() if follows_budget(s)]
+            saved = resume["state"].get("time_budget") if resume else None
+            swa = self.averaging.kind == "swa"
+            self.budget = TimeBudget(t.max_seconds, self.total_steps, followers, swa, saved)
+            for name in followers:
+                self.schedulers[name].follows_budget = True
+            if self.budget.planned_steps is not None:  # resumed with its plan: same schedule
+                self._follow_plan(self.budget.planned_steps, replay=False)
         self.state, self._last_saved, self.val_metrics = TrainState(), None, {}
         self.monitor = _parse_monitor(t.get("monitor"))
         self.writers = Writers([])
@@ -283,7 +299,10 @@ class Trainer:
         )  # fmt: skip
         self._stop_reason = None  # set by what ends the run before n_epochs / max_steps
         self._catch_interrupt()
-        self._segment_start, self._excluded_seconds = time.perf_counter(), 0.0
+        self._segment_start, self._excluded_seconds = _clock(), 0.0
+        self._seconds_before = state.trained_seconds  # earlier segments of this run
+        if self.budget is not None and self.budget.active:
+            self._note(self.budget.describe())
         progress, log_every = t.get("progress", "auto"), t.get("log_every_n_steps", 50)
         self.progress = Progress(self.total_steps, progress, log_every, self.is_main, state.step)
         for model in self.models.values():
@@ -298,7 +317,8 @@ class Trainer:
             for sched in self.schedulers.values():
                 if sched.interval == "epoch":
                     sched.scheduler.step()
-            self.averaging.after_epoch(state.step)
+            budget = self.budget if self.budget is not None and self.budget.active else None
+            self.averaging.after_epoch(state.step, budget.position if budget else None)
             state.epoch, state.batch_in_epoch = state.epoch + 1, 0
             if t.get("val_every_n_epochs") and state.epoch % int(t.val_every_n_epochs) == 0:
                 stop = self._validate()
@@ -328,10 +348,24 @@ class Trainer:
             "stop_reason": (self._stop_reason if stop and not_finished else None)
             or ("max_steps" if state.step >= (t.get("max_steps") or math.inf) else "n_epochs"),
             "parameters": parameters, "val_metrics": self.val_metrics,
+            "time_budget": self._budget_summary(),
             "precision": self.precision,
             "last_checkpoint": str((self.ckpt_dir / "last").resolve()),
             "best_checkpoint": str(best.resolve()) if best.is_symlink() else None,
         }  # fmt: skip
+
+    def _budget_summary(self) -> dict | None:
+        """The summary's ``time_budget``: seconds, planned steps and what followed them."""
+        if self.budget is None:
+            return None
+        follows = [f"lr_scheduler.{name}" for name in self.budget.followers]
+        follows += ["averaging.swa_start"] if self.budget.swa else []
+        return {
+            "seconds": self.budget.seconds,
+            "planned_steps": self.budget.planned_steps,
+            "follows": follows,
+            "message": self.budget.describe() if self.budget.active else None,
+        }
 
     def _train_epoch(self) -> bool:
         """Run the rest of the current epoch; returns True when training must stop."""
@@ -382,11 +416,15 @@ class Trainer:
         """One optimizer step on ``window``; then log, validate and save when due."""
         result = self.optimizer_step(window, self.accum)
         self.state.step += 1
-        if result.ok:
-            self.averaging.after_step(self.state.step)
         self.state.skipped_steps += result.fp16_skipped
         self._count_nonfinite(result.ok, window)
         t, step = self.tcfg, self.state.step
+        seconds = self.state.trained_seconds = self._training_seconds()
+        position = None  # where a time budget has moved the schedules (None: at `step`)
+        if self.budget is not None and self.budget.active:
+            position = self._follow_budget(seconds)
+        if result.ok:
+            self.averaging.after_step(step, position)
         items = sum(_batch_size(batch) for batch in window) * self.world_size
         rates = self.progress.update(
             step, self.state.epoch, result.logs, items, result.units, result.seconds
@@ -396,9 +434,15 @@ class Trainer:
                 step, {**result.logs, **rates, **self._optimizer_scalars()}, "train"
             )
         stop = bool(t.get("max_steps")) and step >= int(t.max_steps)
-        if t.get("max_seconds") and self._training_seconds() >= float(t.max_seconds):
+        if t.get("max_seconds") and seconds >= float(t.max_seconds):
             self.progress.write(
                 f"time budget: {t.max_seconds} s of training reached at step {step}"
+            )
+            stop, self._stop_reason = True, "time_budget"
+        elif self.budget is not None and self.budget.done:  # ran faster than planned
+            self.progress.write(
+                f"time budget: the {self.budget.planned_steps} planned steps are done at step "
+                f"{step} ({seconds:.0f} s of {t.max_seconds} s); the schedule is at its end"
             )
             stop, self._stop_reason = True, "time_budget"
         if (
@@ -413,16 +457,68 @@ class Trainer:
         return stop
 
     def _training_seconds(self) -> float:
-        """Wall time of this segment's training, validation and checkpoints left out; under DDP
-        rank 0's clock decides for everyone (so that all ranks stop at the same step)."""
+        """Training wall time of the run (earlier segments included), validation and
+        checkpoints left out; with a time budget under DDP rank 0's clock decides for everyone
+        (so that all ranks stop at the same step)."""
         seconds = (
-            time.perf_counter() - self._segment_start - getattr(self, "_excluded_seconds", 0.0)
+            self._seconds_before
+            + _clock()
+            - self._segment_start
+            - getattr(self, "_excluded_seconds", 0.0)
         )
-        if self.world_size > 1:
+        if self.world_size > 1 and self.tcfg.get("max_seconds"):
             from accelerate.utils import broadcast_object_list
 
             seconds = broadcast_object_list([seconds])[0]
         return seconds
+
+    def _follow_budget(self, seconds: float) -> int:
+        """Plan the time budget's steps once the step rate is known, then move the schedules
+        that follow it to its position (``engine/time_budget.py``); returns the position."""
+        budget, state = self.budget, self.state
+        steps = state.step - state.nonfinite_steps - state.skipped_steps  # that moved schedules
+        planned = budget.plan(steps, seconds)
+        position = budget.advance(steps, seconds)
+        if planned is not None:
+            self._follow_plan(planned)
+            rate = f"{steps / max(seconds, 1e-9):.3g} steps/s"
+            what = [f"lr_scheduler '{n}' spans them" for n in budget.followers]
+            if budget.swa:
+                what.append(f"SWA starts after step {self.averaging.start_step}")
+            self._note(  # printed once, whatever the progress mode
+                f"time budget: {planned} steps planned for {budget.seconds:g} s ({rate} so far; "
+                f"n_epochs/max_steps allow {budget.count_steps}): {', '.join(what)}"
+            )
+            self.writers.log_event(
+                "time_budget", step=state.step, planned_steps=planned,
+                swa_start_step=self.averaging.start_step if budget.swa else None,
+            )  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "lr_scheduler.step() before optimizer.step()"
+            for name in budget.followers:
+                scheduler = self.schedulers[name].scheduler
+                while scheduler.last_epoch < position:
+                    scheduler.step()
+        return position
+
+    def _follow_plan(self, planned: int, replay: bool = True) -> None:
+        """Rebuild the schedules that follow the time budget over its ``planned`` steps, at the
+        budget's position (``replay``; else a resumed state is loaded next), and move SWA's
+        start to its fraction of them."""
+        budget = self.budget
+        raw = {name: o.optimizer.optimizer for name, o in self.optimizers.items()}
+        rebuilt = build_schedulers(
+            self.cfg, raw, self.steps_per_epoch, planned, names=budget.followers
+        )
+        for name, named in rebuilt.items():
+            named.follows_budget = True
+            if replay:
+                restore_scheduler(named, None, raw[name], budget.position, self.state.epoch)
+            self.schedulers[name] = named  # the same dict as the OptimizerStep's
+        self.averaging.set_run_length(planned)
+        self.total_steps = planned
+        if getattr(self, "progress", None) is not None:
+            self.progress.set_total(planned)
 
     def _count_nonfinite(self, ok: bool, window: list[dict]) -> None:
         """Count skipped steps; give up with advice after too many in a row."""
@@ -537,6 +633,7 @@ class Trainer:
                 self.loader_generator,
             )
             state["averaging"] = self.averaging.meta()
+            state["time_budget"] = self.budget.state() if self.budget is not None else None
             fresh = self.state.last_val_step == self.state.step
             meta = {"epoch": self.state.epoch, "metrics": self.val_metrics if fresh else {}}
             if self.averaging.enabled:
