@@ -15,6 +15,7 @@ N_MELS, VOCAB = 16, 7
 TINY_CONFIGS = {
     "bilstm": (BiLSTMCTC, dict(hidden_size=16, num_layers=2)),
     "bilstm_conv": (BiLSTMCTC, dict(hidden_size=16, conv_frontend=True, conv_channels=24)),
+    "bilstm_stride3": (BiLSTMCTC, dict(hidden_size=16, num_layers=2, frame_stride=3)),
     "conformer": (
         ConformerCTC,
         dict(d_model=32, num_layers=2, num_heads=2, conv_kernel_size=5, subsampling_channels=8),
@@ -49,6 +50,64 @@ def test_bilstm_parameter_count_by_formula():
     # With the front end: Conv1d(80, 256, 3) feeds the LSTM 256 channels.
     with_conv = (80 * 256 * 3 + 256) + _lstm_params(256, 256, 2) + (512 * 29 + 29)
     assert _n_params(BiLSTMCTC(conv_frontend=True)) == with_conv
+    # Frame averaging (the recipe's CPU default) adds no parameters.
+    assert _n_params(BiLSTMCTC(frame_stride=3)) == expected
+
+
+def test_padded_lstm_equals_packed_outputs_and_gradients():
+    """The padded per-direction LSTM (oneDNN on the CPU) computes what the packed one computes."""
+    torch.manual_seed(3)
+    kwargs = dict(n_mels=N_MELS, vocab_size=VOCAB, hidden_size=16, num_layers=3, dropout=0.0)
+    padded = BiLSTMCTC(**kwargs).train()
+    packed = BiLSTMCTC(**kwargs, pack_sequences=True).train()
+    packed.load_state_dict(padded.state_dict())
+    feats = torch.randn(4, 30, N_MELS)
+    lengths = torch.tensor([30, 7, 22, 1])
+    results = []
+    for model in (padded, packed):
+        log_probs, out_lengths = model(feats, lengths)
+        mask = torch.arange(30)[None, :, None] < out_lengths[:, None, None]  # valid frames only
+        (
+            log_probs * mask * torch.randn(1, 30, VOCAB, generator=torch.Generator().manual_seed(0))
+        ).sum().backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+        results.append((log_probs.detach() * mask, grads))
+    torch.testing.assert_close(results[0][0], results[1][0], atol=1e-5, rtol=1e-4)
+    for name, grad in results[0][1].items():
+        torch.testing.assert_close(grad, results[1][1][name], atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_checkpoints_of_the_packed_model_load_and_keep_their_architecture():
+    """A checkpoint's saved model config from before frame_stride/pack_sequences existed builds the
+    same model (no subsampling), its weights load under the same names and give the same outputs."""
+    old_config = {  # configs/model/bilstm_ctc.yaml as it was, plus what ASRTask adds
+        "_target_": "seqlab.models.asr.bilstm_ctc.BiLSTMCTC",
+        **dict(hidden_size=16, num_layers=2, dropout=0.1, conv_frontend=False),
+        **dict(conv_channels=24, conv_stride=2, n_mels=N_MELS, vocab_size=VOCAB),
+    }
+    torch.manual_seed(4)
+    old = BiLSTMCTC(**{k: v for k, v in old_config.items() if k != "_target_"}, pack_sequences=True)
+    model = hydra.utils.instantiate(old_config)
+    assert model.subsampling_factor == 1 and not model.pack_sequences
+    model.load_state_dict(old.state_dict(), strict=True)
+    feats, lengths = torch.randn(3, 25, N_MELS), torch.tensor([25, 18, 9])
+    with torch.no_grad():
+        expected, _ = old.eval()(feats, lengths)
+        got, _ = model.eval()(feats, lengths)
+    for b, n in enumerate(lengths.tolist()):
+        torch.testing.assert_close(got[b, :n], expected[b, :n], atol=1e-5, rtol=1e-4)
+
+
+def test_frame_stride_averages_frames_and_drops_an_incomplete_last_group():
+    model = BiLSTMCTC(n_mels=N_MELS, vocab_size=VOCAB, hidden_size=8, frame_stride=3)
+    assert model.output_lengths(torch.tensor([2, 3, 8, 9])).tolist() == [0, 1, 2, 3]
+    both = BiLSTMCTC(
+        n_mels=N_MELS, vocab_size=VOCAB, hidden_size=8, frame_stride=2, conv_frontend=True
+    )
+    assert both.subsampling_factor == 4  # averaging, then the conv's stride 2 (kernel 3)
+    assert both.output_lengths(torch.tensor([5, 6, 20])).tolist() == [0, 1, 4]
+    with pytest.raises(ValueError, match="frame_stride"):
+        BiLSTMCTC(n_mels=N_MELS, vocab_size=VOCAB, frame_stride=0)
 
 
 def _conformer_params(n_mels, vocab, d, layers, expansion, kernel, channels) -> int:
@@ -92,7 +151,7 @@ def test_outputs_are_log_probs_with_declared_lengths(name):
     assert torch.equal(out_lengths, model.output_lengths(lengths))
     assert log_probs.shape == (3, int(model.output_lengths(torch.tensor([50]))), VOCAB)
     assert torch.allclose(log_probs.exp().sum(-1), torch.ones(log_probs.shape[:2]), atol=1e-5)
-    expected_factor = {"bilstm": 1, "bilstm_conv": 2, "conformer": 4}[name]
+    expected_factor = {"bilstm_conv": 2, "bilstm_stride3": 3, "conformer": 4}.get(name, 1)
     assert model.subsampling_factor == expected_factor
 
 
@@ -182,3 +241,12 @@ def test_rotary_scores_depend_only_on_relative_position():
         diagonal = torch.diagonal(scores, offset)
         torch.testing.assert_close(diagonal, diagonal[:1].expand_as(diagonal))
     assert not torch.allclose(scores[0, 0], scores[0, 5])  # and they do depend on it
+
+
+def test_the_recipe_model_keeps_the_reports_parameter_count_with_fewer_lstm_steps():
+    from seqlab.config import compose_experiment
+
+    cfg = compose_experiment("asr_bilstm")
+    model = hydra.utils.instantiate(cfg.model, n_mels=80, vocab_size=29)
+    assert _n_params(model) == 2_284_061  # the course report's model, frame for frame
+    assert model.subsampling_factor == 3 and not model.pack_sequences

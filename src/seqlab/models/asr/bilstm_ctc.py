@@ -1,8 +1,16 @@
 """Bidirectional LSTM with a CTC head: the reference model of the course report.
 
-Log-mel frames, an optional strided Conv1d front end (fewer frames for the LSTM: faster), a
-multi-layer bidirectional LSTM over packed sequences (padding never reaches the recurrences), and
-Linear(2 * hidden, vocab) with log-softmax.
+Log-mel frames, an optional time subsampling (frame averaging with no parameters, or a strided
+Conv1d), a multi-layer bidirectional LSTM, and Linear(2 * hidden, vocab) with log-softmax.
+
+Why the LSTM is not simply ``nn.LSTM`` over a ``PackedSequence``: on the CPU torch runs packed input
+through its step-by-step fallback, whose backward grows with the square of the number of frames
+(a 320-second batch took ~60 s a step), while padded input runs oneDNN's fused LSTM kernel. A
+plain padded bidirectional LSTM would let padding flow into the backward direction, so each layer
+runs its two directions separately: forward over the padded batch (padding only follows the valid
+frames), backward over each item reversed within its own length. The outputs equal the packed
+ones (tested); ``pack_sequences=True`` keeps the packed path. The weights stay in one ``nn.LSTM``,
+so the parameter names and count are those of the packed model and old checkpoints load as is.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ class BiLSTMCTC(nn.Module):
 
     Default (no front end): 2 layers, hidden 256 -> 2,284,061 parameters for n_mels=80,
     vocab_size=29 (LSTM: per layer and direction ``4 * (hidden * (in + hidden) + 2 * hidden)``).
+    ``frame_stride`` adds no parameters; the conv front end adds its own and widens the LSTM input.
 
     Args:
         n_mels: input mel bins.
@@ -30,6 +39,11 @@ class BiLSTMCTC(nn.Module):
         conv_channels: front-end output channels (the LSTM input size).
         conv_stride: front-end stride over time (the subsampling factor).
         conv_kernel_size: front-end kernel over time; must be >= conv_stride so no frame is skipped.
+        frame_stride: average each ``frame_stride`` consecutive frames before the LSTM (no
+            parameters): the LSTM runs ``frame_stride`` x fewer steps; a last incomplete group is
+            dropped. 1 = off. With ``conv_frontend`` the averaging comes first (strides multiply).
+        pack_sequences: run the LSTM on a ``PackedSequence`` (the original path; slow to train on
+            the CPU) instead of the padded per-direction path; both give the same outputs.
     """
 
     def __init__(
@@ -43,6 +57,8 @@ class BiLSTMCTC(nn.Module):
         conv_channels: int = 256,
         conv_stride: int = 2,
         conv_kernel_size: int = 3,
+        frame_stride: int = 1,
+        pack_sequences: bool = False,
     ) -> None:
         super().__init__()
         if conv_frontend and conv_kernel_size < conv_stride:
@@ -50,10 +66,14 @@ class BiLSTMCTC(nn.Module):
                 f"BiLSTMCTC: conv_kernel_size={conv_kernel_size} < conv_stride={conv_stride} would "
                 "skip input frames; use a kernel at least as wide as the stride"
             )
+        if frame_stride < 1:
+            raise ValueError(f"BiLSTMCTC: frame_stride={frame_stride}; use 1 (every frame) or more")
         self.conv_frontend = conv_frontend
         self.conv_stride = conv_stride
         self.conv_kernel_size = conv_kernel_size
-        self.subsampling_factor: int = conv_stride if conv_frontend else 1
+        self.frame_stride = frame_stride
+        self.pack_sequences = pack_sequences
+        self.subsampling_factor: int = frame_stride * (conv_stride if conv_frontend else 1)
         if conv_frontend:
             # Unpadded ("valid") convolution: valid output frames read valid input frames only.
             self.frontend = nn.Conv1d(n_mels, conv_channels, conv_kernel_size, stride=conv_stride)
@@ -75,12 +95,14 @@ class BiLSTMCTC(nn.Module):
     def output_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Output frames (B,) long for input frames ``lengths`` (B,) long.
 
-        Without front end the lengths are unchanged; with it, ``(L - kernel) // stride + 1``
-        (0 for inputs shorter than the kernel).
+        Without front end the lengths are unchanged; with the conv front end
+        ``(L - kernel) // stride + 1`` (0 for inputs shorter than the kernel); with frame
+        averaging ``L // frame_stride``.
         """
-        if not self.conv_frontend:
-            return lengths.clone()
-        return ((lengths - self.conv_kernel_size) // self.conv_stride + 1).clamp(min=0)
+        lengths = lengths // self.frame_stride
+        if self.conv_frontend:
+            return ((lengths - self.conv_kernel_size) // self.conv_stride + 1).clamp(min=0)
+        return lengths
 
     def forward(
         self, feats: torch.Tensor, lengths: torch.Tensor
@@ -97,6 +119,10 @@ class BiLSTMCTC(nn.Module):
             long. Frames past out_lengths are meaningless (CTC loss and decoders ignore them).
         """
         x = feats  # (B, T, F)
+        if self.frame_stride > 1:
+            k = self.frame_stride
+            x = x[:, : x.shape[1] // k * k]  # (B, T // k * k, F)
+            x = x.reshape(x.shape[0], -1, k, x.shape[2]).mean(dim=2)  # (B, T // k, F)
         if self.frontend is not None:
             x = F.gelu(self.frontend(x.transpose(1, 2))).transpose(1, 2)  # (B, T', C)
         x = self.dropout(x)  # (B, T', C)
@@ -109,10 +135,59 @@ class BiLSTMCTC(nn.Module):
                 f"{lengths_cpu.tolist()} (input lengths {lengths.tolist()}, {feats.shape[1]} frames); "
                 "drop utterances too short for the front end or fix the collator's lengths"
             )
-        packed = pack_padded_sequence(x, lengths_cpu, batch_first=True, enforce_sorted=False)
-        packed_out, _ = self.lstm(packed)
-        x, _ = pad_packed_sequence(
-            packed_out, batch_first=True, total_length=x.shape[1]
-        )  # (B, T', 2H)
+        if self.pack_sequences:
+            packed = pack_padded_sequence(x, lengths_cpu, batch_first=True, enforce_sorted=False)
+            packed_out, _ = self.lstm(packed)
+            x, _ = pad_packed_sequence(
+                packed_out, batch_first=True, total_length=x.shape[1]
+            )  # (B, T', 2H)
+        elif x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            # oneDNN's LSTM refuses autocast's bf16 on CPUs without native bf16 (torch 2.13):
+            # the recurrences run in fp32, the rest of the model stays under autocast.
+            with torch.autocast("cpu", enabled=False):
+                x = self._padded_lstm(x.float(), out_lengths)  # (B, T', 2H)
+        else:
+            x = self._padded_lstm(x, out_lengths)  # (B, T', 2H)
         logits = self.head(self.dropout(x))  # (B, T', V)
         return logits.float().log_softmax(dim=-1), out_lengths  # (B, T', V), (B,)
+
+    def _padded_lstm(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``self.lstm`` over a padded batch, each direction reading only valid frames.
+
+        Args:
+            x: (B, T, C) input, padded past ``lengths``.
+            lengths: (B,) long valid steps, each in [1, T].
+
+        Returns:
+            (B, T, 2H): per step the forward and backward hidden states, as ``nn.LSTM`` gives
+            for each item alone; steps past an item's length hold unspecified values.
+        """
+        batch, steps = x.shape[:2]
+        lstm = self.lstm
+        hidden = lstm.hidden_size
+        # reverse[b, t] = lengths[b] - 1 - t inside the item, t in the padding: flips each item's
+        # valid frames in place and is its own inverse.
+        t = torch.arange(steps, device=x.device).unsqueeze(0)  # (1, T)
+        last = lengths.to(x.device).unsqueeze(1) - 1  # (B, 1)
+        reverse = torch.where(t <= last, last - t, t)  # (B, T)
+        zeros = x.new_zeros(1, batch, hidden)  # (1, B, H): initial h and c
+        for layer in range(lstm.num_layers):
+            if layer > 0:
+                x = F.dropout(x, lstm.dropout, self.training)  # as nn.LSTM between layers
+            index = reverse.unsqueeze(-1).expand(-1, -1, x.shape[2])  # (B, T, C)
+            directions = []
+            for suffix, inputs in (("", x), ("_reverse", x.gather(1, index))):
+                weights = [
+                    getattr(lstm, f"{name}_l{layer}{suffix}")
+                    for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                ]
+                # One unidirectional layer through the kernel nn.LSTM.forward itself calls
+                # (oneDNN on the CPU): args are hx, weights, has_biases, num_layers, dropout,
+                # train, bidirectional, batch_first.
+                out = torch.lstm(
+                    inputs, (zeros, zeros), weights, True, 1, 0.0, self.training, False, True
+                )[0]
+                directions.append(out)  # (B, T, H)
+            backward = directions[1].gather(1, reverse.unsqueeze(-1).expand(-1, -1, hidden))
+            x = torch.cat([directions[0], backward], dim=-1)  # (B, T, 2H)
+        return x
