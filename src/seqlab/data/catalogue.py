@@ -37,6 +37,8 @@ LIBRISPEECH_SUBSETS = {  # name: (md5 from openslr.org/12, archive bytes (approx
 }
 LIBRISPEECH_LM_URL = "https://www.openslr.org/resources/11/librispeech-lm-norm.txt.gz"
 LJSPEECH_URL = "https://data.keithito.com/data/speech/LJSpeech-1.1.tar.bz2"
+LJSPEECH_SHA256 = "be1a30453f28eb8dd26af4101ae40cbf2c50413b1bb21936cbcdc6fae3de8aa5"
+LJSPEECH_BYTES = 2_748_572_632
 OPENSLR_URL = "https://www.openslr.org/resources/{id}/{name}"
 OPENSLR_SETS = {  # id: (archive stem, language, approx bytes per zip or None)
     52: ("asr_sinhala", "Sinhala", None),
@@ -99,6 +101,7 @@ def unpack(strip_top: bool = False) -> Callable[[list[Path], Path, Path], None]:
     """An installer that extracts every archive into the tmp folder, then merges it into DIR."""
 
     def install(paths: list[Path], directory: Path, tmp: Path) -> None:
+        tmp.mkdir(parents=True, exist_ok=True)
         for path in paths:
             if path.name.endswith((".tar.gz", ".tgz", ".tar.bz2", ".tar", ".zip", ".tar.xz")):
                 extract(path, tmp, strip_top=strip_top)
@@ -156,8 +159,8 @@ def _ljspeech() -> Corpus:
     archive = Archive(
         LJSPEECH_URL,
         "LJSpeech-1.1.tar.bz2",
-        sha256="be1a30453f28eb8dd26af4101ae40cbf2c50413b1bb21936cbcdc6fae3de8aa5",
-        size=2_748_572_632,
+        sha256=LJSPEECH_SHA256,
+        size=LJSPEECH_BYTES,
         unpacked_bytes=3_801_111_440,
     )
     return Corpus(

@@ -229,7 +229,7 @@ def download(
             got = part.stat().st_size
             if total is not None and got < total:
                 # http.client returns b"" when the peer closes early instead of raising
-                raise http.client.IncompleteRead(b"", total - got)
+                raise ConnectionError(f"connection closed after {got:,} of {total:,} bytes")
             break
         except urllib.error.HTTPError as err:
             if err.code == 416 and offset:

@@ -218,6 +218,9 @@ def vocoder_data_spec(data_cfg, split: str, rank: int, world_size: int, run_dir,
     if data_cfg.get("format", "ljspeech") != "ljspeech":
         raise ValueError(f"vocoder data: format {data_cfg.format!r}; only 'ljspeech' is supported")
     ensure_builtin_corpus(data_cfg)
+    from seqlab.data.corpus_get import ensure_corpus
+
+    ensure_corpus(data_cfg, [])  # data.corpus: ljspeech: fetch it (data.download) or say how
     verify = bool(data_cfg.get("verify_audio", True))
     items = scan_ljspeech(
         data_cfg.root,

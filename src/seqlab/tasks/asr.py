@@ -259,6 +259,9 @@ class ASRTask:
     def _scan(self, split: str):
         data = self.cfg.data
         subsets = list(data[split])
+        from seqlab.data.corpus_get import ensure_corpus
+
+        ensure_corpus(data, subsets)  # a catalogue corpus: fetch it (data.download) or say how
         if data.format == "librispeech":
             return scan_librispeech(data.root, subsets)
         if data.format == "manifest":
