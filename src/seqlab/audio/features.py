@@ -7,7 +7,7 @@ at a time on the CPU); the mel filterbank is librosa's slaney one, checked again
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import torch
 from torch import nn
@@ -75,6 +75,66 @@ def mel_filterbank(
     return weights.to(dtype)
 
 
+def frame_settings(features: Mapping, sample_rate: int) -> dict:
+    """:class:`LogMelSpectrogram`'s keyword arguments from a ``features`` config section.
+
+    The window and hop are given in milliseconds (``win_ms``, ``hop_ms``: 25 and 10 by default),
+    so a recipe keeps its frame rate at any ``data.sample_rate``; ``n_fft`` null (or absent) is the
+    next power of two >= the window. Configs saved before (``win_length``, ``hop_length`` and
+    ``n_fft`` in samples) are read as they are: old checkpoints give the same features.
+
+    Args:
+        features: the config section (plain mapping or DictConfig); other keys pass through.
+        sample_rate: the model's sample rate in Hz.
+
+    Returns:
+        keyword arguments with ``win_length``, ``hop_length`` and ``n_fft`` in samples.
+
+    Raises:
+        ValueError: both units given, or a window/hop under one sample; the message names the keys.
+    """
+    kwargs = {k: v for k, v in dict(features).items() if k not in ("win_ms", "hop_ms")}
+    in_ms = {k: features.get(k) for k in ("win_ms", "hop_ms") if features.get(k) is not None}
+    in_samples = {
+        k: features.get(k) for k in ("win_length", "hop_length") if features.get(k) is not None
+    }
+    if in_ms and in_samples:
+        both = ", ".join(f"features.{k}={v}" for k, v in {**in_ms, **in_samples}.items())
+        raise ValueError(
+            f"{both}: give the window and hop in milliseconds (features.win_ms, features.hop_ms) "
+            "or in samples (features.win_length, features.hop_length), not both: set one pair "
+            "to null (e.g. features.win_ms=null features.hop_ms=null)"
+        )
+    if not in_samples:  # milliseconds (the default)
+        for key, name, default in (("win_length", "win_ms", 25.0), ("hop_length", "hop_ms", 10.0)):
+            ms = default if features.get(name) is None else float(features.get(name))
+            samples = round(ms * sample_rate / 1000)
+            if samples < 1:
+                raise ValueError(
+                    f"features.{name}={ms} is under one sample at {sample_rate} Hz; give at "
+                    f"least {1000 / sample_rate:.3g} ms"
+                )
+            kwargs[key] = samples
+    elif len(in_samples) < 2:
+        given, missing = (
+            next(iter(in_samples)),
+            ({"win_length", "hop_length"} - set(in_samples)).pop(),
+        )
+        raise ValueError(
+            f"features.{given} is in samples but features.{missing} is not given; give both in "
+            "samples, or features.win_ms and features.hop_ms instead"
+        )
+    if kwargs.get("n_fft") is None:  # the next power of two that holds the window
+        kwargs["n_fft"] = 1 << max(0, int(kwargs["win_length"]) - 1).bit_length()
+    elif int(kwargs["n_fft"]) < int(kwargs["win_length"]):
+        raise ValueError(
+            f"features.n_fft={kwargs['n_fft']} is shorter than the window "
+            f"({kwargs['win_length']} samples at {sample_rate} Hz); set features.n_fft=null "
+            "(the next power of two) or a larger value"
+        )
+    return kwargs
+
+
 class LogMelSpectrogram(nn.Module):
     """Batched log-mel spectrogram with optional mean/variance normalisation.
 
@@ -130,6 +190,14 @@ class LogMelSpectrogram(nn.Module):
         self.register_buffer("global_mean", torch.zeros(n_mels))
         self.register_buffer("global_std", torch.ones(n_mels))
         self.register_buffer("global_stats_set", torch.tensor(False))
+
+    @classmethod
+    def from_config(cls, features: Mapping, sample_rate: int, **changes) -> LogMelSpectrogram:
+        """Build from a ``features`` config section (window and hop in ms or, in configs saved
+        before, in samples; see :func:`frame_settings`); ``changes`` override its keys."""
+        return cls(
+            sample_rate=sample_rate, **frame_settings({**dict(features), **changes}, sample_rate)
+        )
 
     def set_global_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         """Fix the ``(n_mels,)`` mean and std used by ``normalize="global"``."""

@@ -86,8 +86,9 @@ class ASRTask:
     def _build_model(self, vocab_dir) -> nn.Module:
         """The recognizer of ``cfg.model``: log-mel + augmentations + encoder."""
         cfg = self.cfg
-        features = LogMelSpectrogram(
-            sample_rate=self.sample_rate, **OmegaConf.to_container(cfg.features)
+        # window and hop in ms (or in samples in configs saved before): audio/features.py
+        features = LogMelSpectrogram.from_config(
+            OmegaConf.to_container(cfg.features, resolve=True), self.sample_rate
         )
         augment = AugmentPipeline(
             wave=[instantiate(a) for a in cfg.augment.get("wave") or []],
@@ -319,9 +320,10 @@ class ASRTask:
         The statistics are buffers of the features module, so checkpoints carry them.
         """
         features = self._recognizer().features
-        raw = LogMelSpectrogram(
-            sample_rate=self.sample_rate,
-            **{**OmegaConf.to_container(self.cfg.features), "normalize": None},
+        raw = LogMelSpectrogram.from_config(
+            OmegaConf.to_container(self.cfg.features, resolve=True),
+            self.sample_rate,
+            normalize=None,
         )
         picks = list(range(0, len(dataset), max(1, len(dataset) // max_items)))[:max_items]
 
