@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from omegaconf import OmegaConf
 
 from seqlab.cli import main
 from seqlab.config import load_group_option
@@ -413,3 +414,18 @@ def test_cli_list_and_errors(tmp_path, capsys):
     assert "no corpus named 'nosuch'" in capsys.readouterr().err
     assert main(["data", "get", "librispeech", str(tmp_path), "--subsets", "dev-cleen"]) == 1
     assert "--subsets takes: dev-clean" in capsys.readouterr().err
+
+
+def test_fsdd_config_fetches_and_writes_manifests_on_first_use(tmp_path, server, monkeypatch):
+    data = OmegaConf.create({"data": load_group_option("data", "fsdd")}).data  # ${data.manifests}
+    data.root = str(tmp_path / "fsdd")
+    names = list(data.train) + list(data.test)
+    with pytest.raises(FileNotFoundError, match=f"`seqlab data get fsdd {tmp_path / 'fsdd'}`"):
+        ensure_corpus(data, names)
+    monkeypatch.setenv("SEQLAB_DATA_MIRROR", server.url)
+    data.download = True
+    ensure_corpus(data, names)
+    assert all((tmp_path / "fsdd" / n).is_file() for n in names)
+    (tmp_path / "fsdd" / "test.jsonl").unlink()  # a manifest lost later is written again,
+    ensure_corpus(data, names)  # without fetching the archive twice
+    assert (tmp_path / "fsdd" / "test.jsonl").is_file() and len(server.requests) == 1

@@ -154,6 +154,7 @@ def get(
     retries: int = 5,
     backoff: float = 1.0,
     progress: bool = True,
+    refinish: bool = False,
 ) -> dict:
     """Fetch a catalogue corpus into ``directory`` in the layout its ``data=`` option reads.
 
@@ -169,6 +170,7 @@ def get(
         jobs: units fetched at the same time.
         retries, backoff: per file, attempts after the first and the first delay in seconds.
         progress: progress bars (only on a terminal).
+        refinish: run the corpus's finish step (TSV splits, manifests) even if nothing is new.
 
     Returns:
         a summary: ``corpus``, ``dir``, ``root`` (where data.root points), ``fetched`` and
@@ -229,7 +231,7 @@ def get(
             )
         finish = None
         finish_marker = directory / STATE_DIR / f"{corpus.name}.finish.done"
-        if corpus.finish is not None and (todo or not finish_marker.exists()):
+        if corpus.finish is not None and (todo or refinish or not finish_marker.exists()):
             finish = corpus.finish(directory)
             finish_marker.write_text(json.dumps({"result": finish}, default=str))
     root = directory / corpus.root if corpus.root else directory
@@ -330,4 +332,4 @@ def ensure_corpus(data_cfg, names: Iterable[str]) -> None:
             "(or set data.download=true to fetch missing data on first use)"
         )
     print(f"[data] {what} missing under {data_cfg.root}: fetching it ({command})", flush=True)
-    get(corpus, directory, **kwargs)
+    get(corpus, directory, refinish=True, **kwargs)  # also rewrites deleted TSVs / manifests
