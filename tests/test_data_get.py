@@ -184,7 +184,9 @@ def _get(name, directory, server, **kw):
 
 
 def test_dropped_connection_resumes_with_range_and_the_subset_loads(tmp_path, server, checksums):
+    from seqlab.data.index import build_index
     from seqlab.data.librispeech import scan_librispeech
+    from seqlab.text.vocab import build_vocab
 
     size = len(server.files["/resources/12/dev-clean.tar.gz"])
     server.drop_once["/resources/12/dev-clean.tar.gz"] = size // 3
@@ -200,6 +202,8 @@ def test_dropped_connection_resumes_with_range_and_the_subset_loads(tmp_path, se
         ("19-198-0001", "WORLD"),
     ]
     assert all(Path(i.audio_path).is_file() and str(i.audio_path).endswith(".flac") for i in items)
+    index = build_index(items, None, build_vocab("char"), verify_audio=True)  # the ASR index
+    assert len(index.utterances) == 2 and not index.bad
     marker = json.loads((tmp_path / ".seqlab-get/librispeech.dev-clean.done").read_text())
     assert marker["checked"] == ["md5"]
     assert not list((tmp_path / ".seqlab-get/downloads").iterdir())  # the archive's space is back
@@ -251,6 +255,29 @@ def test_corrupted_archive_leaves_nothing_half_extracted(tmp_path, server):
     summary = _get("fsdd", tmp_path, server)
     assert len(list((tmp_path / "recordings").glob("*.wav"))) == 24
     assert summary["finish"]["test.jsonl"] == 20  # seqlab.data.fsdd.write_manifests ran: takes 0-4
+
+
+def test_a_run_killed_before_the_rename_leaves_no_corpus_and_is_redone(
+    tmp_path, server, checksums, monkeypatch
+):
+    import seqlab.data.catalogue as cat
+
+    def killed(src, dst):  # unpacked into .tmp-..., then the process dies
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(cat, "merge_into", killed)
+        with pytest.raises(KeyboardInterrupt):
+            _get("librispeech", tmp_path, server, subsets=["dev-clean"])
+    assert (tmp_path / ".tmp-librispeech-dev-clean/LibriSpeech/dev-clean").is_dir()
+    assert not (tmp_path / "LibriSpeech").exists()  # nothing under the final names
+    assert not list((tmp_path / ".seqlab-get").glob("*.done"))
+    _get("librispeech", tmp_path, server, subsets=["dev-clean"])
+    assert (tmp_path / "LibriSpeech/dev-clean/19/198/19-198.trans.txt").is_file()
+    assert not list(tmp_path.glob(".tmp-*"))
+    assert (
+        len(server.gets("dev-clean.tar.gz")) == 1
+    )  # the verified archive was kept, not fetched again
 
 
 def test_404_names_the_url(tmp_path, server, checksums):
