@@ -26,6 +26,16 @@ TINY = {
             emb_dim=12, hidden_size=12, num_layers=1, attention="luong", bidirectional_encoder=False
         ),
     ),
+    # Without input feeding the teacher-forced forward runs without a time loop; every test below
+    # that compares it with decode_step / beam search checks the batched path against the step one.
+    "lstm_no_input_feeding": (
+        LSTMSeq2Seq,
+        dict(emb_dim=8, hidden_size=12, num_layers=2, dropout=0.1, input_feeding=False),
+    ),
+    "lstm_luong_no_input_feeding": (
+        LSTMSeq2Seq,
+        dict(emb_dim=8, hidden_size=12, num_layers=1, attention="luong", input_feeding=False),
+    ),
     "lstm_none_untied": (
         LSTMSeq2Seq,
         dict(emb_dim=8, hidden_size=12, num_layers=2, attention="none", tie_embeddings=False),
@@ -93,7 +103,7 @@ def test_logits_shape_and_padding_does_not_leak(name):
     torch.testing.assert_close(model(noisy, src_lengths, tgt_in), logits, atol=1e-6, rtol=1e-6)
 
 
-@pytest.mark.parametrize("name", ["lstm", "transformer"])
+@pytest.mark.parametrize("name", ["lstm", "lstm_no_input_feeding", "transformer"])
 def test_teacher_forcing_one_is_the_plain_forward_even_with_dropout(name):
     model = _tiny(name).train()
     src, src_lengths, tgt_in, _ = _batch()
@@ -106,8 +116,9 @@ def test_teacher_forcing_one_is_the_plain_forward_even_with_dropout(name):
         model(src, src_lengths, tgt_in, teacher_forcing=1.5)
 
 
-def test_lstm_teacher_forcing_zero_feeds_its_own_previous_argmax():
-    model = _tiny("lstm", peaky=True)
+@pytest.mark.parametrize("name", ["lstm", "lstm_no_input_feeding"])
+def test_lstm_teacher_forcing_zero_feeds_its_own_previous_argmax(name):
+    model = _tiny(name, peaky=True)
     src, src_lengths, tgt_in, _ = _batch()
     tgt_in = tgt_in[:, :3].clone()
     tgt_in[tgt_in == PAD] = 4  # no padding: every input from step 1 on is replaced
@@ -219,7 +230,7 @@ def _brute_force(model, src, src_lengths, max_len, kind, alpha):
     return sorted(scored, key=lambda pair: pair[1], reverse=True)
 
 
-@pytest.mark.parametrize("name", ["lstm", "transformer"])
+@pytest.mark.parametrize("name", ["lstm", "lstm_no_input_feeding", "transformer"])
 @pytest.mark.parametrize("kind, alpha", [("none", 0.0), ("gnmt", 1.0), ("average", 0.0)])
 def test_beam_search_finds_the_brute_force_best(name, kind, alpha):
     # Vocabulary: 4 specials + 5 real tokens; unk and the 5 may be produced (7 choices with eos).
@@ -260,7 +271,9 @@ def test_beam_search_finds_the_brute_force_best(name, kind, alpha):
     assert len(small[0][0]) <= max_len - 1
 
 
-@pytest.mark.parametrize("name", ["lstm", "transformer", "transformer_post_learned_gelu"])
+@pytest.mark.parametrize(
+    "name", ["lstm", "lstm_luong_no_input_feeding", "transformer", "transformer_post_learned_gelu"]
+)
 def test_beam_of_one_is_greedy_and_batched_equals_one_by_one(name):
     model = _tiny(name, peaky=True)
     src, src_lengths, _, _ = _batch(seed=4)

