@@ -456,3 +456,23 @@ def test_fsdd_config_fetches_and_writes_manifests_on_first_use(tmp_path, server,
     (tmp_path / "fsdd" / "test.jsonl").unlink()  # a manifest lost later is written again,
     ensure_corpus(data, names)  # without fetching the archive twice
     assert (tmp_path / "fsdd" / "test.jsonl").is_file() and len(server.requests) == 1
+
+
+def test_librispeech_lm_text_and_pairs_without_a_test_year(tmp_path, server, monkeypatch):
+    text = b"HELLO WORLD\nGOOD MORNING\n"
+    server.files["/resources/11/librispeech-lm-norm.txt.gz"] = gzip.compress(text)
+    _get("librispeech-lm", tmp_path, server)
+    assert (tmp_path / "librispeech-lm-norm.txt").read_bytes() == text
+    # test2017 has no Czech side: an en-cs pair offers every other split
+    units = [u.name for u in catalogue.resolve("multi30k", pair="en-cs").units]
+    assert units == ["train", "val", "test2016", "test2018"]
+    with pytest.raises(DownloadError, match="two of cs, de, en, fr"):
+        catalogue.resolve("multi30k", pair="de-xx")
+
+
+def test_a_root_that_get_cannot_fill_says_where_it_would_go(tmp_path):
+    data = load_group_option("data", "librispeech")
+    data.root = str(tmp_path / "ls")
+    with pytest.raises(FileNotFoundError, match=f"data.root={tmp_path / 'LibriSpeech'}"):
+        ensure_corpus(data, ["dev-clean"])
+    assert main(["data", "get", "fsdd", str(tmp_path), "--pair", "de-en"]) == 2

@@ -395,7 +395,6 @@ def cmd_data_get(args: argparse.Namespace) -> int:
 
     if args.list:
         from seqlab.data.catalogue import listing
-
         from seqlab.data.download import format_bytes
 
         for row in listing():
@@ -411,6 +410,10 @@ def cmd_data_get(args: argparse.Namespace) -> int:
     from seqlab.data.corpus_get import get
 
     subsets = [s.strip() for s in args.subsets.split(",") if s.strip()] if args.subsets else None
+    for flag, value, owner in (("--pair", args.pair, "multi30k"), ("--id", args.id, "openslr")):
+        if value is not None and args.name != owner:
+            print(f"error: {flag} is for {owner}, not {args.name}", file=sys.stderr)
+            return 2
     try:
         summary = get(
             args.name,

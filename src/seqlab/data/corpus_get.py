@@ -265,21 +265,33 @@ def get_command(
     return " ".join(words)
 
 
+def _check_root_name(root: Path, name: str) -> None:
+    """``seqlab data get`` unpacks into ``DIR/<name>``: a data.root named otherwise cannot be it."""
+    if root.name != name:
+        raise FileNotFoundError(
+            f"data.root={root} lacks the data; `seqlab data get` puts it in DIR/{name}, so run "
+            f"`{get_command(name.split('-')[0].lower(), root.parent)}` and set "
+            f"data.root={root.parent / name} (or point data.root at your own copy)"
+        )
+
+
 def _missing(data_cfg, names: list[str]) -> tuple[str, Path, dict, str] | None:
     """What of a corpus config's data is missing: ``(what, DIR, get kwargs, corpus)`` or None."""
     corpus = str(data_cfg.get("corpus"))
     root = Path(str(data_cfg.root))
-    if corpus == "librispeech" and root.name == "LibriSpeech":
+    if corpus == "librispeech":
         missing = [n for n in names if n in LIBRISPEECH_SUBSETS and not (root / n).is_dir()]
         if missing:
+            _check_root_name(root, "LibriSpeech")
             return (
                 f"LibriSpeech subset(s) {', '.join(missing)}",
                 root.parent,
                 {"subsets": missing},
                 corpus,
             )
-    elif corpus == "ljspeech" and root.name == "LJSpeech-1.1":
+    elif corpus == "ljspeech":
         if not (root / "metadata.csv").is_file():
+            _check_root_name(root, "LJSpeech-1.1")
             return "LJSpeech 1.1", root.parent, {}, corpus
     elif corpus.startswith("openslr"):
         slr_id = int(corpus.partition("-")[2] or 54)
