@@ -2,6 +2,8 @@
 by the clock anneals; a resumed run follows the same schedule. Time is faked (the trainer's
 clock moves by a set number of seconds per training step): nothing sleeps, no timing is asserted."""
 
+from pathlib import Path
+
 import hydra
 import pytest
 import torch
@@ -110,6 +112,12 @@ def test_a_time_budget_anneals_the_schedule_and_starts_swa_at_its_fraction(
     err = capsys.readouterr().err
     assert "time budget 20 s: lr_scheduler 'main' and SWA's start follow elapsed training" in err
     assert "time budget: 20 steps planned for 20 s" in err
+    if schedule == "cosine":  # the run's report says so too
+        from seqlab.report.run_report import write_report
+
+        write_report(summary["run_dir"])
+        report = (Path(summary["run_dir"]) / "report.md").read_text()
+        assert "| time budget | 20 s; 20 steps planned |" in report
 
 
 def test_a_resumed_run_follows_the_same_time_budget_schedule(tmp_path, monkeypatch, capsys):

@@ -442,7 +442,7 @@ class Trainer:
         elif self.budget is not None and self.budget.done:  # ran faster than planned
             self.progress.write(
                 f"time budget: the {self.budget.planned_steps} planned steps are done at step "
-                f"{step} ({seconds:.0f} s of {t.max_seconds} s); the schedule is at its end"
+                f"{step} ({seconds:.1f} s of {float(t.max_seconds):g} s); the schedule is at its end"
             )
             stop, self._stop_reason = True, "time_budget"
         if (

@@ -209,6 +209,10 @@ def _environment(run: RunData, doc: Document) -> None:
     rows.append(["git commit", f"{commit}{' (with uncommitted changes)' if env.get('git_dirty') else ''}"
                  if commit else "-"])  # fmt: skip
     rows.append(["training time", _duration(run.training_seconds)])
+    if trainer.get("max_seconds"):  # engine/time_budget.py: the plan is logged once per run
+        plans = [e for e in run.events if e.get("event") == "time_budget"]
+        plan = f"; {plans[-1]['planned_steps']:,} steps planned" if plans else ""
+        rows.append(["time budget", f"{float(trainer['max_seconds']):g} s{plan}"])
     for key, value in throughput(run).items():
         rows.append(
             [f"throughput {key}", f"median {fmt(value['median'], 4)}, last {fmt(value['last'], 4)}"]
