@@ -307,6 +307,9 @@ def _strip(name: str, strip_top: bool) -> str | None:
     return str(PurePosixPath(*parts[1:])) if len(parts) > 1 else None
 
 
+# tarfile's own member filter (Python 3.10.12+/3.11.4+); our check above runs on every version
+_DATA_FILTER = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+_FILTER_ERRORS = (getattr(tarfile, "FilterError", UnsafeArchiveError),)
 _DAMAGED = (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, lzma.LZMAError, OSError)
 
 
@@ -354,10 +357,10 @@ def extract(archive_path: Path, tmp: Path, strip_top: bool = False) -> None:
                 if member.islnk() and strip_top:
                     member.linkname = _strip(member.linkname, strip_top) or ""
                 _check_tar_member(member, tmp)
-                tf.extract(member, tmp, set_attrs=False, filter="data")
+                tf.extract(member, tmp, set_attrs=False, **_DATA_FILTER)
     except UnsafeArchiveError as err:
         raise UnsafeArchiveError(f"{archive_path}: {err}; refused to unpack it") from None
-    except tarfile.FilterError as err:
+    except _FILTER_ERRORS as err:
         raise UnsafeArchiveError(f"{archive_path}: {err}; refused to unpack it") from None
     except _DAMAGED as err:
         raise DownloadError(f"{archive_path} is damaged or not an archive ({err})") from None
