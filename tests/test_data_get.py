@@ -131,6 +131,7 @@ class Server:
         self.requests: list[tuple[str, str | None]] = []
         self.drop_once: dict[str, int] = {}  # path -> bytes sent before closing, first time only
         self.ignore_range = False
+        self.etag: str | None = None
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -145,12 +146,17 @@ class Server:
                     self.send_error(404, "Not Found")
                     return
                 start = 0
+                if_range = self.headers.get("If-Range")
+                if if_range is not None and if_range != server.etag:
+                    rng = None  # RFC 9110: the file changed, send all of it
                 if rng and not server.ignore_range:
                     start = int(rng.removeprefix("bytes=").split("-")[0])
                     self.send_response(206)
                     self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
                 else:
                     self.send_response(200)
+                if server.etag:
+                    self.send_header("ETag", server.etag)
                 self.send_header("Content-Length", str(len(data) - start))
                 self.end_headers()
                 cut = server.drop_once.pop(self.path, None)
@@ -216,6 +222,19 @@ def test_server_ignoring_range_restarts_from_zero(tmp_path, server, checksums):
     _get("librispeech", tmp_path, server, subsets=["dev-clean"])
     assert server.gets("dev-clean.tar.gz") == [None, "bytes=100-"]  # answered 200: rewritten whole
     assert (tmp_path / "LibriSpeech/dev-clean/19/198/19-198-0001.flac").is_file()
+
+
+def test_a_file_changed_upstream_between_attempts_is_fetched_whole(tmp_path, server, checksums):
+    path = "/resources/12/dev-clean.tar.gz"
+    current = server.files[path]
+    server.files[path] = b"an older version of the archive" * 100
+    server.etag, server.drop_once[path] = '"v1"', 100
+    with pytest.raises(DownloadError, match="giving up"):
+        get("librispeech", tmp_path, subsets=["dev-clean"], mirror=server.url, retries=0)
+    server.files[path], server.etag = current, '"v2"'  # the new version is out before the resume
+    _get("librispeech", tmp_path, server, subsets=["dev-clean"])
+    assert server.requests[-1] == (path, "bytes=100-")  # asked to resume ...
+    assert (tmp_path / "LibriSpeech/dev-clean").is_dir()  # ... got the whole new file: md5 right
 
 
 def test_rerun_fetches_nothing_and_parallel_subsets(tmp_path, server, checksums):

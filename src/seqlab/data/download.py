@@ -203,6 +203,7 @@ def download(
         except DownloadError:
             dest.unlink()
     part = dest.with_name(dest.name + ".part")
+    validator = dest.with_name(dest.name + ".part.etag")  # what the .part's bytes came from
     total: int | None = None
     attempt = 0
     while True:
@@ -210,6 +211,8 @@ def download(
         request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
         if offset:
             request.add_header("Range", f"bytes={offset}-")
+            if validator.exists():  # the file changed upstream (a moving branch): 200, start over
+                request.add_header("If-Range", validator.read_text())
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 length = response.headers.get("Content-Length")
@@ -219,6 +222,10 @@ def download(
                 else:  # 200: a fresh download, or a server that ignored the Range header
                     offset, mode = 0, "wb"
                     total = int(length) if length is not None else None
+                    tag = response.headers.get("ETag") or response.headers.get("Last-Modified")
+                    validator.unlink(missing_ok=True)
+                    if tag and not tag.startswith("W/"):  # If-Range takes strong validators only
+                        validator.write_text(tag)
                 with (
                     open(part, mode) as out,
                     _progress_bar(total, offset, archive.name, progress) as bar,
@@ -261,10 +268,12 @@ def download(
         verify(part, archive, expected_size=total)
     except DownloadError as err:
         part.unlink(missing_ok=True)
+        validator.unlink(missing_ok=True)
         raise DownloadError(
             f"{err}; deleted it: run the command again to download it afresh"
         ) from None
     os.replace(part, dest)
+    validator.unlink(missing_ok=True)
     return dest
 
 
