@@ -492,6 +492,9 @@ def test_librispeech_lm_text_and_pairs_without_a_test_year(tmp_path, server, mon
 def test_a_root_that_get_cannot_fill_says_where_it_would_go(tmp_path):
     data = load_group_option("data", "librispeech")
     data.root = str(tmp_path / "ls")
-    with pytest.raises(FileNotFoundError, match=f"data.root={tmp_path / 'LibriSpeech'}"):
+    (tmp_path / "ls" / "test-clean").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match=r"folders there: \['test-clean'\]") as err:
         ensure_corpus(data, ["dev-clean"])
+    assert f"seqlab data get librispeech {tmp_path} --subsets dev-clean" in str(err.value)
+    assert f"data.root={tmp_path / 'LibriSpeech'}" in str(err.value)
     assert main(["data", "get", "fsdd", str(tmp_path), "--pair", "de-en"]) == 2

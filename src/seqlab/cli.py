@@ -428,6 +428,13 @@ def cmd_data_get(args: argparse.Namespace) -> int:
     except (DownloadError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(
+            "\ninterrupted: nothing half-done is kept under the final names; run the same "
+            "command again to resume (partial downloads continue where they stopped)",
+            file=sys.stderr,
+        )
+        return 130
     print(json.dumps(summary, indent=2, ensure_ascii=False, default=str))
     print(f"ready: {summary['data']}")
     return 0
@@ -886,7 +893,9 @@ def build_parser() -> argparse.ArgumentParser:
         "get", help="fetch a real corpus into the layout its data= option reads (see --list)"
     )
     q.add_argument("name", nargs="?", help="librispeech, librispeech-lm, ljspeech, openslr, ...")
-    q.add_argument("dir", nargs="?", help="where it goes (created; re-runs fetch only what is missing)")
+    q.add_argument(
+        "dir", nargs="?", help="where it goes (created; re-runs fetch only what is missing)"
+    )
     q.add_argument("--list", action="store_true", help="list what can be fetched, with sizes")
     q.add_argument(
         "--subsets", default=None,

@@ -265,13 +265,15 @@ def get_command(
     return " ".join(words)
 
 
-def _check_root_name(root: Path, name: str) -> None:
+def _check_root_name(root: Path, name: str, what: str, kwargs: dict) -> None:
     """``seqlab data get`` unpacks into ``DIR/<name>``: a data.root named otherwise cannot be it."""
     if root.name != name:
+        there = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
         raise FileNotFoundError(
-            f"data.root={root} lacks the data; `seqlab data get` puts it in DIR/{name}, so run "
-            f"`{get_command(name.split('-')[0].lower(), root.parent)}` and set "
-            f"data.root={root.parent / name} (or point data.root at your own copy)"
+            f"{what} not found under data.root={root} (folders there: {there or 'none'}); "
+            f"`seqlab data get` puts it in DIR/{name}: run "
+            f"`{get_command(name.split('-')[0].lower(), root.parent, **kwargs)}` and set "
+            f"data.root={root.parent / name}, or point data.root at the folder that holds it"
         )
 
 
@@ -282,16 +284,12 @@ def _missing(data_cfg, names: list[str]) -> tuple[str, Path, dict, str] | None:
     if corpus == "librispeech":
         missing = [n for n in names if n in LIBRISPEECH_SUBSETS and not (root / n).is_dir()]
         if missing:
-            _check_root_name(root, "LibriSpeech")
-            return (
-                f"LibriSpeech subset(s) {', '.join(missing)}",
-                root.parent,
-                {"subsets": missing},
-                corpus,
-            )
+            what, kwargs = f"LibriSpeech subset(s) {', '.join(missing)}", {"subsets": missing}
+            _check_root_name(root, "LibriSpeech", what, kwargs)
+            return what, root.parent, kwargs, corpus
     elif corpus == "ljspeech":
         if not (root / "metadata.csv").is_file():
-            _check_root_name(root, "LJSpeech-1.1")
+            _check_root_name(root, "LJSpeech-1.1", "LJSpeech 1.1 (metadata.csv)", {})
             return "LJSpeech 1.1", root.parent, {}, corpus
     elif corpus.startswith("openslr"):
         slr_id = int(corpus.partition("-")[2] or 54)
