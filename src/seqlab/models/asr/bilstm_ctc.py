@@ -9,7 +9,8 @@ through its step-by-step fallback, whose backward grows with the square of the n
 plain padded bidirectional LSTM would let padding flow into the backward direction, so each layer
 runs its two directions separately: forward over the padded batch (padding only follows the valid
 frames), backward over each item reversed within its own length. The outputs equal the packed
-ones (tested); ``pack_sequences=True`` keeps the packed path. The weights stay in one ``nn.LSTM``,
+ones (tested). On CUDA, cuDNN runs packed sequences in fused kernels, so packing stays the default
+there; ``pack_sequences=True`` packs everywhere. The weights stay in one ``nn.LSTM``,
 so the parameter names and count are those of the packed model and old checkpoints load as is.
 """
 
@@ -42,8 +43,9 @@ class BiLSTMCTC(nn.Module):
         frame_stride: average each ``frame_stride`` consecutive frames before the LSTM (no
             parameters): the LSTM runs ``frame_stride`` x fewer steps; a last incomplete group is
             dropped. 1 = off. With ``conv_frontend`` the averaging comes first (strides multiply).
-        pack_sequences: run the LSTM on a ``PackedSequence`` (the original path; slow to train on
-            the CPU) instead of the padded per-direction path; both give the same outputs.
+        pack_sequences: True: run the LSTM on a ``PackedSequence`` (the original path; slow to
+            train on the CPU); False: the padded per-direction path; None: packed on CUDA, padded
+            elsewhere. All give the same outputs.
     """
 
     def __init__(
@@ -58,7 +60,7 @@ class BiLSTMCTC(nn.Module):
         conv_stride: int = 2,
         conv_kernel_size: int = 3,
         frame_stride: int = 1,
-        pack_sequences: bool = False,
+        pack_sequences: bool | None = None,
     ) -> None:
         super().__init__()
         if conv_frontend and conv_kernel_size < conv_stride:
@@ -135,7 +137,10 @@ class BiLSTMCTC(nn.Module):
                 f"{lengths_cpu.tolist()} (input lengths {lengths.tolist()}, {feats.shape[1]} frames); "
                 "drop utterances too short for the front end or fix the collator's lengths"
             )
-        if self.pack_sequences:
+        pack = self.pack_sequences
+        if pack is None:
+            pack = x.device.type == "cuda"
+        if pack:
             packed = pack_padded_sequence(x, lengths_cpu, batch_first=True, enforce_sorted=False)
             packed_out, _ = self.lstm(packed)
             x, _ = pad_packed_sequence(
