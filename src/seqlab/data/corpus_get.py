@@ -139,7 +139,9 @@ def _fetch_unit(
     marker.with_suffix(".tmp").replace(marker)
     for path in downloaded:  # the archive is unpacked and marked: its space goes back
         path.unlink(missing_ok=True)
-    print(f"[get] {unit.name}: installed ({', '.join(checked)} checked)", flush=True)
+    kinds = ", ".join(dict.fromkeys(c for c in checked if c != "unchecked"))
+    how = f"{kinds} checked" if kinds else "no checksum or size published to check"
+    print(f"[get] {unit.name}: installed ({how})", flush=True)
 
 
 def get(

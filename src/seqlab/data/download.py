@@ -120,7 +120,9 @@ def file_digest(path: Path, algorithm: str) -> str:
 
 
 def verify(path: Path, archive: Archive, expected_size: int | None = None) -> str:
-    """Check a file against the archive's checksum, else its size; returns what was checked.
+    """Check a file against the archive's checksum, else its size; returns what was checked
+
+    ("sha256", "md5", "size", or "unchecked" when nothing is known to check against).
 
     Raises:
         DownloadError: naming the file, what was expected and what was found.
@@ -139,7 +141,7 @@ def verify(path: Path, archive: Archive, expected_size: int | None = None) -> st
         raise DownloadError(
             f"{path} has {path.stat().st_size:,} bytes, expected {want_size:,} for {archive.name}"
         )
-    return "size" if want_size is not None else "nothing (no checksum or size known)"
+    return "size" if want_size is not None else "unchecked"
 
 
 def _progress_bar(total: int | None, initial: int, desc: str, enabled: bool):
