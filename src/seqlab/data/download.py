@@ -120,9 +120,10 @@ def file_digest(path: Path, algorithm: str) -> str:
 
 
 def verify(path: Path, archive: Archive, expected_size: int | None = None) -> str:
-    """Check a file against the archive's checksum, else its size; returns what was checked
+    """Check a file against the archive's checksum, else its size.
 
-    ("sha256", "md5", "size", or "unchecked" when nothing is known to check against).
+    Returns:
+        what was checked: "sha256", "md5", "size", or "unchecked" (nothing known to check).
 
     Raises:
         DownloadError: naming the file, what was expected and what was found.
