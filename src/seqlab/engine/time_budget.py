@@ -74,8 +74,9 @@ class TimeBudget:
         """One line for the user: what follows the budget."""
         what = [f"lr_scheduler '{name}'" for name in self.followers]
         what += ["SWA's start"] if self.swa else []
+        verb = "follow" if len(what) > 1 else "follows"
         return (
-            f"time budget {self.seconds:g} s: {' and '.join(what)} follow elapsed training time "
+            f"time budget {self.seconds:g} s: {' and '.join(what)} {verb} elapsed training time "
             f"(planned from the step rate once {CALIBRATION_FRACTION:.0%} of it is spent)"
         )
 
