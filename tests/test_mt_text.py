@@ -136,3 +136,20 @@ def test_raw_corpus_trains_with_moses_words_and_scores_references_as_in_the_file
     assert main(argv) == 0
     refs = [u["reference"] for u in json.loads(forced.read_text())["utterances"]]
     assert detokenize(RAW_EN[4], "en") in refs and RAW_EN[4] not in refs
+
+
+def test_multi30k_experiment_reads_the_data_get_layout_as_raw_text():
+    from seqlab.config import compose_experiment
+
+    cfg = compose_experiment("mt_transformer_multi30k")
+    assert (cfg.data.root, cfg.data.train, cfg.data.val, cfg.data.test) == (
+        "data/multi30k",
+        "train",
+        "val",
+        "test2016",
+    )
+    assert cfg.data.build_if_missing is False and cfg.data.detokenize is False
+    assert cfg.model.share_embeddings and cfg.vocab.joint  # one table needs one vocabulary
+    assert cfg.trainer.max_seconds == 1800
+    user = compose_experiment("mt_transformer", ["data.detokenize=false", "vocab.tokenize=moses"])
+    assert user.data.detokenize is False and user.vocab.tokenize == "moses"
