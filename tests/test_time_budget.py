@@ -59,11 +59,11 @@ def _train(cfg, monkeypatch, clock):
 
 
 def _config(tmp_path, schedule: str, **trainer):
-    cfg = default_config(
+    settings = dict(
         runs_root=str(tmp_path), n_epochs=50, max_seconds=BUDGET, val_every_n_epochs=None,
         monitor=None, save_every_n_epochs=None, averaging={"type": "swa", "swa_start": 0.75},
-        **trainer,
     )  # fmt: skip
+    cfg = default_config(**{**settings, **trainer})
     cfg.lr_scheduler = SCHEDULES[schedule]
     return cfg
 
@@ -143,6 +143,19 @@ def test_a_resumed_run_follows_the_same_time_budget_schedule(tmp_path, monkeypat
     for name in ("model", "model_swa"):
         for key, value in whole["models"][name].items():
             assert torch.equal(value, resumed["models"][name][key]), (name, key)
+
+
+def test_a_budget_longer_than_n_epochs_leaves_the_run_as_it_was(tmp_path, monkeypatch):
+    """2 epochs of 6 steps fit in the budget: the plan is the 12 steps, the run ends by n_epochs
+    (its last epoch's end included) with the lrs of the same run without a budget."""
+    cfg = _config(tmp_path, "cosine", n_epochs=2)
+    summary = _train(cfg, monkeypatch, FakeClock(lambda step: 1.0))
+    assert summary["stop_reason"] == "n_epochs" and summary["epoch"] == 2
+    assert summary["step"] == summary["time_budget"]["planned_steps"] == 12
+    plain = _config(tmp_path, "cosine", n_epochs=2, max_seconds=None)
+    plain_summary = _train(plain, monkeypatch, FakeClock(lambda step: 1.0))
+    assert plain_summary["time_budget"] is None
+    assert _lrs(summary["run_dir"]) == _lrs(plain_summary["run_dir"])
 
 
 def test_steps_faster_than_planned_end_the_run_at_the_planned_steps():
