@@ -13,12 +13,12 @@ import soundfile as sf
 from seqlab.data.fsdd import DIGIT_WORDS, write_manifests
 
 SPEAKERS = ("jackson", "theo", "yweweler")
-DIGITS = (0, 3, 9)
+DIGITS = tuple(range(10))
 TAKES = (0, 4, 5, 9, 10, 12)
 
 
 def _make_recordings(root: Path) -> Path:
-    """A tiny FSDD: 3 speakers x 3 digits x 6 takes of 8 kHz noise, 0.14-0.3 s long."""
+    """A tiny FSDD: 3 speakers x 10 digits x 6 takes of 8 kHz noise, 0.14-0.3 s long."""
     rec = root / "recordings"
     rec.mkdir(parents=True)
     rng = np.random.default_rng(0)
@@ -31,6 +31,12 @@ def _make_recordings(root: Path) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    """One tiny FSDD for the module (write_manifests is idempotent, so tests may share it)."""
+    return _make_recordings(tmp_path_factory.mktemp("fsdd"))
+
+
 def _read(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
@@ -40,8 +46,8 @@ def _key(entry: dict) -> tuple[int, str, int]:
     return int(digit), speaker, int(take)
 
 
-def test_dataset_split_takes_texts_and_paths(tmp_path):
-    root = _make_recordings(tmp_path / "fsdd")
+def test_dataset_split_takes_texts_and_paths(corpus):
+    root = corpus
     written = write_manifests(root)
     n = len(SPEAKERS) * len(DIGITS)
     assert written["train.jsonl"] == 2 * n and written["val.jsonl"] == 2 * n
@@ -57,8 +63,8 @@ def test_dataset_split_takes_texts_and_paths(tmp_path):
             assert entry["duration"] == pytest.approx(sf.info(str(audio)).duration, abs=1e-3)
 
 
-def test_heldout_speaker_is_never_heard_in_training(tmp_path):
-    root = _make_recordings(tmp_path / "fsdd")
+def test_heldout_speaker_is_never_heard_in_training(corpus):
+    root = corpus
     write_manifests(root)
     everything = {_key(e) for s in ("train", "val", "test") for e in _read(root / f"{s}.jsonl")}
     for held in SPEAKERS:
@@ -74,8 +80,8 @@ def test_heldout_speaker_is_never_heard_in_training(tmp_path):
             assert (root / f"heldout_{held}" / entry["audio_filepath"]).is_file()
 
 
-def test_rerun_gives_identical_sorted_manifests(tmp_path):
-    root = _make_recordings(tmp_path / "fsdd")
+def test_rerun_gives_identical_sorted_manifests(corpus):
+    root = corpus
     first = write_manifests(root)
     contents = {rel: (root / rel).read_bytes() for rel in first}
     assert write_manifests(root) == first
@@ -88,24 +94,27 @@ def test_rerun_gives_identical_sorted_manifests(tmp_path):
 def test_wrong_corpus_dir_and_odd_file_names_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="recordings"):
         write_manifests(tmp_path)
-    root = _make_recordings(tmp_path / "fsdd")
+    root = tmp_path / "odd"
+    (root / "recordings").mkdir(parents=True)
+    sf.write(root / "recordings" / "7_theo_0.wav", np.zeros(800, np.float32), 8000)
     sf.write(root / "recordings" / "seven_theo.wav", np.zeros(800, np.float32), 8000)
     with pytest.raises(ValueError, match="seven_theo.wav"):
         write_manifests(root)
 
 
-def test_fsdd_config_reads_every_clip_of_a_heldout_split(tmp_path, monkeypatch):
+def test_fsdd_config_reads_every_clip_of_a_heldout_split(corpus, tmp_path, monkeypatch):
     from seqlab.config import compose_experiment
     from seqlab.tasks.asr import ASRTask
 
     monkeypatch.setenv("SEQLAB_CACHE_DIR", str(tmp_path / "cache"))
-    root = _make_recordings(tmp_path / "fsdd")
+    root = corpus
     write_manifests(root)
     cfg = compose_experiment(
         "asr_conformer_fsdd",
         [f"data.root={root}", "data.manifests=heldout_theo", "model.num_layers=1"],
     )
     task = ASRTask(cfg)
+    assert [len(task.vocab.encode(word)) for word in DIGIT_WORDS] == [1] * 10  # one output a word
     utterances = task.utterances("test", None)
     assert task.left_out("test") == []  # the 0.14 s "three" is long enough for CTC
     assert len(utterances) == len(DIGITS) * len(TAKES)

@@ -247,14 +247,20 @@ class ASRTask:
             return build_vocab("char")
         # sentencepiece is trained on the training transcripts (deterministic for the same data)
         items = self._scan("train")
+        # unigram by default; "word" makes each training word one output (closed vocabularies: digits)
+        model_type = self.cfg.data.get("vocab_model_type") or "unigram"
+        extra = () if model_type == "unigram" else (model_type,)  # unigram keeps its cache keys
         out_dir = (
-            _cache_dir() / "vocab" / self._fingerprint("train", kind, self.cfg.data.vocab_size)
+            _cache_dir()
+            / "vocab"
+            / self._fingerprint("train", kind, self.cfg.data.vocab_size, *extra)
         )
         return build_vocab(
             kind,
             texts=[text for _, _, text, _ in items],
             vocab_size=int(self.cfg.data.vocab_size),
             out_dir=out_dir,
+            model_type=model_type,
         )
 
     def _scan(self, split: str):
