@@ -51,15 +51,16 @@ def test_window_and_hop_in_ms_give_samples_at_each_rate_and_old_configs_read_as_
 
 
 def test_at_8_khz_the_conformer_recipe_keeps_a_short_digit(tmp_path, monkeypatch):
-    """asr_conformer (written for 16 kHz) on 8 kHz digits: 25 ms / 10 ms frames are 200 / 80
-    samples, and 0.3 s clips keep enough CTC frames for "three"; the same window and hop in
-    samples (400 / 160, 50 ms / 20 ms at 8 kHz) left them out."""
+    """asr_conformer (written for 16 kHz) on 8 kHz digits spelled in characters: 25 ms / 10 ms
+    frames are 200 / 80 samples, and 0.3 s clips keep enough CTC frames for "three"; the same
+    window and hop in samples (400 / 160, 50 ms / 20 ms at 8 kHz) left them out."""
     from seqlab.config import compose_experiment
     from seqlab.tasks.asr import ASRTask
 
     monkeypatch.setenv("SEQLAB_CACHE_DIR", str(tmp_path / "cache"))
     root = _fsdd(tmp_path / "fsdd", seconds=0.3)
-    overrides = ["data=fsdd", f"data.root={root}", "model.num_layers=1", "model.d_model=32"]
+    overrides = ["data=fsdd", f"data.root={root}", "data.vocab=char", "model.num_layers=1",
+                 "model.d_model=32"]  # fmt: skip
     task = ASRTask(compose_experiment("asr_conformer", overrides))
     features = task.model.features
     assert (features.win_length, features.hop_length, features.n_fft) == (200, 80, 256)
@@ -76,7 +77,7 @@ def test_a_checkpoint_with_window_and_hop_in_samples_loads_with_the_same_feature
     tmp_path, monkeypatch
 ):
     """A checkpoint of the FSDD recipe as saved before (n_fft 256, win_length 200, hop_length 40)
-    loads with exactly the features the recipe now gives in milliseconds (25 ms, 5 ms)."""
+    loads with exactly the features of the same frames given in milliseconds (25 ms, 5 ms)."""
     from seqlab.config import compose_experiment
     from seqlab.engine import checkpoint as ckpt
     from seqlab.inference import load_task
@@ -84,7 +85,7 @@ def test_a_checkpoint_with_window_and_hop_in_samples_loads_with_the_same_feature
 
     monkeypatch.setenv("SEQLAB_CACHE_DIR", str(tmp_path / "cache"))
     root = _fsdd(tmp_path / "fsdd", seconds=0.5)
-    overrides = [f"data.root={root}", "model.num_layers=1", "model.d_model=32"]
+    overrides = [f"data.root={root}", "data.vocab=char", "model.num_layers=1", "model.d_model=32"]
     in_samples = ["features.win_ms=null", "features.hop_ms=null", "features.n_fft=256",
                   "+features.win_length=200", "+features.hop_length=40"]  # fmt: skip
     cfg = compose_experiment("asr_conformer_fsdd", overrides + in_samples)
@@ -96,7 +97,9 @@ def test_a_checkpoint_with_window_and_hop_in_samples_loads_with_the_same_feature
     assert "hop_length: 40" in (path / "config.yaml").read_text()
 
     loaded, _ = load_task(path)
-    now = ASRTask(compose_experiment("asr_conformer_fsdd", overrides)).model.features
+    in_ms = {**OmegaConf.to_container(cfg.features), "win_length": None, "hop_length": None,
+             "n_fft": None, "win_ms": 25, "hop_ms": 5}  # fmt: skip
+    now = LogMelSpectrogram.from_config(in_ms, RATE)  # as ASRTask builds it
     wave = torch.randn(2, 4000)
     lengths = torch.tensor([4000, 2500])
     old_feats, old_frames = loaded.model.features(wave, lengths)
