@@ -158,15 +158,21 @@ def test_a_budget_longer_than_n_epochs_leaves_the_run_as_it_was(tmp_path, monkey
     assert _lrs(summary["run_dir"]) == _lrs(plain_summary["run_dir"])
 
 
-def test_steps_faster_than_planned_end_the_run_at_the_planned_steps():
+def test_steps_faster_than_planned_follow_the_clock_to_the_budget_end():
     budget = TimeBudget(20.0, 300, ["main"], swa=False)
     assert budget.plan(1, 1.0) is None  # the first step is not measured (warm-up)
     assert budget.plan(2, 2.0) == 20  # 1 step/s, 18 s left
-    seconds = 2.0
-    for step in range(3, 21):
+    seconds, positions = 2.0, []
+    for step in range(3, 39):  # twice as fast as planned: 36 more steps in the 18 s left
         seconds += 0.5
-        assert budget.advance(step, seconds) == step  # the steps fraction leads
-    assert budget.done and seconds == 11.0
+        positions.append(budget.advance(step, seconds))
+    assert positions[:4] == [2, 3, 3, 4] and positions[-1] == 20 and seconds == 20.0
+    assert positions == sorted(positions)  # the schedule never moves back
+    # n_epochs ends the run first (300 steps of which 20 planned): the steps fraction leads
+    ahead = TimeBudget(20.0, 40, ["main"], swa=False)
+    ahead.plan(1, 1.0)
+    assert ahead.plan(2, 2.0) == 20
+    assert ahead.advance(30, 3.0) == 15 and ahead.advance(40, 4.0) == 20
     # the plan never exceeds what n_epochs allows, and a resumed plan is kept only for the same
     # budget and run length
     assert TimeBudget(1000.0, 300, ["main"], False).plan(1, 1.0) is None

@@ -6,14 +6,18 @@ the middle of its schedule and never anneals. So, when a budget is set:
 
 1. Plan: the first steps run on the ``n_epochs`` schedule; once 2 % of the budget is spent (and
    at least two steps are done) the step rate measured after the first step (which pays for
-   warm-up and caches) gives the planned number of steps, ``planned``. The schedules that
-   follow the budget are rebuilt over ``planned`` steps and moved to where the run is; SWA starts
-   after ``swa_start * planned``. The plan is frozen and saved in every checkpoint, so a resumed
-   run continues the same schedule.
-2. Follow: after every optimizer step the schedule's position is the larger of the steps done
-   and ``planned * elapsed / budget`` (never moving back), so the lr reaches the schedule's end
-   when the budget ends even if steps get slower; if they get faster, the run ends when the
-   planned steps are done. Either way the run ends at position ``planned``.
+   warm-up and caches) gives the number of steps the budget should hold, ``planned`` (at most
+   the run's ``count_steps`` by n_epochs / max_steps). The schedules that follow the budget are
+   rebuilt over ``planned`` steps and moved to where the run is; SWA starts after
+   ``swa_start * planned``. The plan is frozen and saved in every checkpoint, so a resumed run
+   continues the same schedule.
+2. Follow: after every optimizer step the run's progress is the larger of the steps fraction
+   (``steps / count_steps``) and the time fraction (``elapsed / budget``), and the schedule's
+   position is ``planned * progress`` (never moving back). Whichever ends the run, the budget or
+   n_epochs / max_steps, the schedule is at its end then: slower steps move it on faster, faster
+   steps sometimes stay at one position for two steps. ``planned`` only sets the resolution, so
+   that a schedule step stays about one optimizer step and step-counted parts (``warmup_steps``)
+   keep their meaning.
 
 Elapsed time is training time only (validation and checkpoints are left out) and adds up over
 resumed segments (``TrainState.trained_seconds``). Schedules stepped per epoch or on a metric
@@ -101,19 +105,15 @@ class TimeBudget:
         return self.planned_steps
 
     def advance(self, steps: int, seconds: float) -> int:
-        """The position after an optimizer step: ``steps`` before the plan, then the larger of
-        ``steps`` and the time fraction of the plan, capped at the plan."""
+        """The position after an optimizer step: ``steps`` before the plan, then ``planned``
+        times the larger of the steps and time fractions (capped at ``planned``)."""
         if self.planned_steps is None:
             self.position = max(self.position, steps)
             return self.position
-        by_time = math.floor(self.planned_steps * seconds / self.seconds)
-        self.position = min(self.planned_steps, max(self.position, steps, by_time))
+        progress = max(steps / max(1, self.count_steps), seconds / self.seconds)
+        by_progress = math.floor(self.planned_steps * progress + 1e-9)  # float noise at the end
+        self.position = min(self.planned_steps, max(self.position, by_progress))
         return self.position
-
-    @property
-    def done(self) -> bool:
-        """The plan's end is reached: the run stops (its schedule is at its end)."""
-        return self.planned_steps is not None and self.position >= self.planned_steps
 
     def state(self) -> dict:
         """The ``time_budget`` entry of ``state.pt``."""

@@ -439,16 +439,6 @@ class Trainer:
                 f"time budget: {t.max_seconds} s of training reached at step {step}"
             )
             stop, self._stop_reason = True, "time_budget"
-        elif (  # ran faster than planned (a plan as long as n_epochs / max_steps ends by them)
-            self.budget is not None
-            and self.budget.done
-            and self.budget.planned_steps < self.budget.count_steps
-        ):
-            self.progress.write(
-                f"time budget: the {self.budget.planned_steps} planned steps are done at step "
-                f"{step} ({seconds:.1f} s of {float(t.max_seconds):g} s); the schedule is at its end"
-            )
-            stop, self._stop_reason = True, "time_budget"
         if (
             self._interrupted
         ):  # Ctrl-C during this step: stop here, fit() saves and says how to resume
