@@ -1,6 +1,6 @@
 """FSDD word error rates of ``asr_conformer_fsdd``: the dataset's split and a held-out speaker.
 
-    python bench/fsdd.py --corpus data/fsdd [--heldout george] [--seconds 900] [--threads 1]
+    python bench/fsdd.py --corpus data/fsdd [--heldout george] [--seconds S] [--threads 1]
                          [--runs-root /tmp/fsdd_runs] [--only dataset|heldout] [--json out.json]
 
 ``--corpus`` is the Free Spoken Digit Dataset directory holding ``recordings/`` (what
@@ -53,11 +53,11 @@ def run_split(corpus: Path, manifests: str, args: argparse.Namespace) -> dict:
     overrides = [
         f"data.root={corpus}",
         f"data.manifests={manifests}",
-        f"trainer.max_seconds={args.seconds}",
         f"trainer.threads={args.threads}",
         f"trainer.runs_root={args.runs_root}",
         f"trainer.run_name={name}",
         "trainer.progress=plain",
+        *([f"trainer.max_seconds={args.seconds}"] if args.seconds else []),
         *args.overrides,
     ]
     start = time.perf_counter()
@@ -80,7 +80,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", required=True, help="FSDD directory holding recordings/")
     parser.add_argument("--heldout", default="george", help="speaker held out (default george)")
-    parser.add_argument("--seconds", type=int, default=900, help="training budget per run (s)")
+    parser.add_argument(
+        "--seconds", type=int, help="training budget per run (s; default: the recipe's)"
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
     parser.add_argument("--runs-root", default="runs/bench_fsdd", help="where the runs go")
     parser.add_argument("--only", choices=["dataset", "heldout"], help="run one split only")
@@ -99,7 +101,8 @@ def main() -> None:
         if args.only in (None, key)
     ]
     machine = f"{_cpu_name()}, {os.cpu_count()} cores visible, {args.threads} torch thread(s)"
-    print(f"\nFSDD, asr_conformer_fsdd, budget {args.seconds} s per run; {machine}")
+    budget = f"{args.seconds} s" if args.seconds else "the recipe's time budget"
+    print(f"\nFSDD, asr_conformer_fsdd, {budget} per run; {machine}")
     print(f"{'split':<22} {'WER %':>7} {'items':>6} {'left out':>9} {'minutes':>8}")
     for row in rows:
         wer = 100 * row["wer"] if row["wer"] <= 1 else row["wer"]
