@@ -13,8 +13,8 @@
    - the Conv1d front end (stride 2; more parameters), and the model in bf16 (no native bf16 on
      AVX2; under autocast the model keeps its LSTM in fp32, as oneDNN refuses bf16 there)
    - batch size: the default variant on 1/4 and 4x the batch (``data.max_batch_seconds``)
-2. ``--runs``: the engine's own logged training rate (``audio_s_per_s`` in metrics.jsonl, the
-   last record of each epoch) of finished ``seqlab train asr_bilstm`` runs.
+2. ``--runs``: the engine's own logged training rate (``audio_s_per_s`` in metrics.jsonl, one
+   record per ``trainer.log_every_n_steps``) of ``seqlab train asr_bilstm`` runs.
 
 Numbers depend on the machine and its load; compare the ratios. Nothing here is asserted in tests.
 """
@@ -122,19 +122,15 @@ def profile(args) -> None:
 
 
 def engine_rates(run_dirs: list[str]) -> None:
-    """The engine's logged training rate of each run, per epoch."""
+    """The engine's logged training rate of each run (one record per ``log_every_n_steps``)."""
     for run in run_dirs:
-        records = [r for r in read_metrics(Path(run)) if "audio_s_per_s" in r]
-        last_per_epoch: dict[int, dict] = {}
-        for r in records:
-            last_per_epoch[r.get("epoch", 0)] = r
-        rates = [r["audio_s_per_s"] for r in last_per_epoch.values()]
+        rates = [r["audio_s_per_s"] for r in read_metrics(Path(run)) if "audio_s_per_s" in r]
         if not rates:
             print(f"{run}: no audio_s_per_s records")
             continue
         print(
-            f"{run}: audio s/s per epoch {[round(x, 1) for x in rates]} "
-            f"(median {statistics.median(rates):.1f}; {len(records)} logged steps)"
+            f"{run}: training audio s/s median {statistics.median(rates):.1f} "
+            f"(min {min(rates):.1f}, max {max(rates):.1f}; {len(rates)} logged windows)"
         )
 
 
