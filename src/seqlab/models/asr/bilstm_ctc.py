@@ -117,8 +117,8 @@ class BiLSTMCTC(nn.Module):
 
         Returns:
             ``(log_probs, out_lengths)``: log_probs (B, T', vocab_size) float32 log-softmax
-            (T' = T without front end, ``(T - kernel) // stride + 1`` with it); out_lengths (B,)
-            long. Frames past out_lengths are meaningless (CTC loss and decoders ignore them).
+            (T' = ``T // frame_stride``, then ``(T' - kernel) // stride + 1`` with the conv
+            front end); out_lengths (B,) long. Frames past out_lengths are meaningless (CTC loss and decoders ignore them).
         """
         x = feats  # (B, T, F)
         if self.frame_stride > 1:
@@ -129,7 +129,7 @@ class BiLSTMCTC(nn.Module):
             x = F.gelu(self.frontend(x.transpose(1, 2))).transpose(1, 2)  # (B, T', C)
         x = self.dropout(x)  # (B, T', C)
         out_lengths = self.output_lengths(lengths)  # (B,)
-        # Packing needs the lengths on the CPU; the sync is one small copy per batch.
+        # The check (and packing) needs the lengths on the CPU; one small copy per batch.
         lengths_cpu = out_lengths.cpu()  # (B,)
         if int(lengths_cpu.min()) < 1 or int(lengths_cpu.max()) > x.shape[1]:
             raise ValueError(
