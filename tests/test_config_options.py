@@ -29,11 +29,18 @@ CASES = {  # name -> (experiment, overrides); comments: the options each case is
         ["lr_scheduler=warmup_linear", "trainer.averaging.type=ema"],
     ),
     "mlflow": ("mt_transformer", ["writer.mlflow=true"]),
+    # lstm_seq2seq with its own recipe: mt_lstm_triangle (short warm-up, linear decay)
+    "mt_lstm_triangle": ("mt_lstm", []),
     # lstm_seq2seq; plateau, validating every step: no value counts as better (threshold 100 %),
     # so the lr is cut at every validation and the state saved at step 2 matters
     "mt_lstm": (
         "mt_lstm",
-        ["lr_scheduler.patience=0", "+lr_scheduler.threshold=1.0", "trainer.val_every_n_steps=1"],
+        [
+            "lr_scheduler=plateau",
+            "lr_scheduler.patience=0",
+            "+lr_scheduler.threshold=1.0",
+            "trainer.val_every_n_steps=1",
+        ],
     ),
     # bilstm_ctc, synth_speech, augment default, ctc_greedy, onecycle
     "asr_bilstm": ("asr_bilstm", []),

@@ -86,7 +86,8 @@ def test_teacher_forcing_schedule_per_epoch():
 
 def test_lstm_trains_with_scheduled_sampling_and_logs_both_losses(corpus, tmp_path):
     run = _train(
-        corpus, tmp_path, "mt_lstm", "tf", "teacher_forcing.from_epoch=1",
+        corpus, tmp_path, "mt_lstm", "tf", "teacher_forcing.enabled=true",
+        "teacher_forcing.from_epoch=1",
         "teacher_forcing.decrease=0.3", "teacher_forcing.min=0.5",
     )  # fmt: skip
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

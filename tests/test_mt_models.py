@@ -326,3 +326,35 @@ def test_configs_instantiate_with_the_task_arguments():
         src, src_lengths, tgt_in, _ = _batch()
         assert model(src, src_lengths, tgt_in).shape == (3, 5, TGT_V)
         assert (model.pad_id, model.bos_id, model.eos_id) == (PAD, BOS, EOS)
+
+
+def test_lstm_without_the_input_feeding_key_keeps_the_old_layout():
+    """Checkpoints saved before model.input_feeding existed have no key: the class default must
+    build the layout their weights were trained in (the decoder reads [embedding; att_prev])."""
+    old = LSTMSeq2Seq(SRC_V, TGT_V, emb_dim=8, hidden_size=12, num_layers=1)
+    assert old.input_feeding and old.decoder.input_size == 8 + 12
+    new = LSTMSeq2Seq(SRC_V, TGT_V, emb_dim=8, hidden_size=12, num_layers=1, input_feeding=False)
+    assert new.decoder.input_size == 8
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        new.load_state_dict(old.state_dict())
+
+
+def test_mt_lstm_multi30k_reads_the_data_get_layout_with_a_time_budget():
+    from seqlab.config import compose_experiment
+
+    cfg = compose_experiment("mt_lstm_multi30k")
+    data = cfg.data
+    assert (data.root, data.train, data.val, data.test) == (
+        "data/multi30k",
+        "train",
+        "val",
+        "test2016",
+    )
+    assert data.build_if_missing is False and data.detokenize is False
+    assert cfg.trainer.max_seconds == 1800 and cfg.lr_scheduler.total_steps == "auto"
+    assert not cfg.teacher_forcing.enabled  # scheduled sampling would force the slow loop
+    model = hydra.utils.instantiate(
+        cfg.model, src_vocab_size=SRC_V, tgt_vocab_size=TGT_V, pad_id=PAD, bos_id=BOS, eos_id=EOS
+    )
+    src, src_lengths, tgt_in, _ = _batch()
+    assert model(src, src_lengths, tgt_in).shape == (3, 5, TGT_V)
