@@ -77,10 +77,15 @@ def score(name: str, run: Path, args, loads: list) -> dict:
     """Evaluate the run's best checkpoint on test2016 with beam 5 and collect its figures."""
     import torch
 
+    from seqlab.config import compose_experiment
     from seqlab.engine.writers import read_metrics
     from seqlab.evaluation import evaluate
 
-    overrides = [f"data.root={args.data}", "generation.beam_size=5"]
+    # the shipped experiment's decoding (a run trained before a change of it is scored the same way)
+    gen = compose_experiment(EXPERIMENTS[name]).generation
+    overrides = [f"data.root={args.data}", "generation.beam_size=5"] + [
+        f"generation.{key}={gen[key]}" for key in ("length_penalty", "lp_alpha") if key in gen
+    ]
     result = evaluate(run, overrides, split="test", out=run / "eval_test2016.json")
     last = run / "checkpoints" / "last" / "state.pt"  # training seconds over all segments
     trained = torch.load(last, weights_only=True)["train_state"].get("trained_seconds")
