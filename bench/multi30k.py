@@ -88,7 +88,8 @@ def score(name: str, run: Path, args, loads: list) -> dict:
     ]
     result = evaluate(run, overrides, split="test", out=run / "eval_test2016.json")
     last = run / "checkpoints" / "last" / "state.pt"  # training seconds over all segments
-    trained = torch.load(last, weights_only=True)["train_state"].get("trained_seconds")
+    train_state = torch.load(last, weights_only=True)["train_state"]
+    trained = train_state.get("trained_seconds")
     rows = read_metrics(run)
     events = [json.loads(line) for line in open(run / "metrics.jsonl") if '"event"' in line]
     start = next((e for e in reversed(events) if e.get("event") == "start"), {})
@@ -100,7 +101,7 @@ def score(name: str, run: Path, args, loads: list) -> dict:
         "test_chrf": round(result["metrics"]["chrf"], 2),
         "bleu_signature": result.get("signatures", {}).get("bleu"),
         "training_minutes": round(trained / 60, 2) if trained else None,
-        "steps": train_rows[-1]["step"] if train_rows else None,
+        "steps": train_state["step"],
         "epochs": round(train_rows[-1]["epoch"], 2) if train_rows else None,
         "threads": start.get("threads"),
         "parameters": (start.get("parameters") or {}).get("model", {}).get("total"),
