@@ -135,9 +135,12 @@ def main() -> None:
 
     results = {}
     for name in names:
-        loads = [load()]
-        run = Path(given[name]) if name in given else train_one(name, args)
-        loads.append(load())
+        if name in given:  # trained earlier: its load is not known here
+            run, loads = Path(given[name]), None
+        else:
+            loads = [load()]
+            run = train_one(name, args)
+            loads.append(load())
         results[name] = score(name, run, args, loads)
     print("\nMulti30k de->en, test2016, beam 5, cased detokenised sacreBLEU:")
     for r in results.values():
