@@ -12,9 +12,9 @@ forcing ratio below 1), and the course reading level wants one plain file.
   ``input_feeding=False`` (Luong et al.'s plain global attention) the LSTM reads
   ``embedding(y_{t-1})`` only: under teacher forcing it then runs over the whole target in one
   fused LSTM call and attends for all steps in one batched product, instead of a Python loop of
-  T single-step calls (decoding stays step by step). On one CPU thread that saves ~10-15 % of a
-  training step (the LSTM kernels and the output layer dominate; bench/mt_lstm_step.py), more on
-  a GPU, where the loop's kernel launches dominate. Attention scores are
+  T single-step calls (decoding stays step by step). On one CPU thread that saves 1-10 % of a
+  training step (the LSTM kernels and the output layer dominate; bench/mt_lstm_step.py); on a
+  GPU, where the loop's kernel launches dominate, it should save more. Attention scores are
   additive ("bahdanau": ``v^T tanh(W_k h + W_q s)``) or bilinear ("luong" general: ``s^T W_k h``);
   "none" drops the context (``a_t = tanh(W_a s_t)``). Padded source positions get no weight.
 - Output: ``Linear(hidden, V)``, or with tied embeddings the target embedding matrix itself,
