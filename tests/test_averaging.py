@@ -104,3 +104,30 @@ def test_average_checkpoints_gives_a_checkpoint_that_loads(tmp_path):
         average_checkpoints(sources, tmp_path / "averaged")
     with pytest.raises(ValueError, match="at least two"):
         average_checkpoints(sources[:1], tmp_path / "other")
+
+
+def test_averaged_weights_swap_in_for_a_model_with_non_persistent_buffers():
+    # the ASR models hold their mel filterbank and window as non-persistent buffers: validation
+    # with SWA weights failed with "Unexpected key(s) in state_dict: features.window"
+    from seqlab.engine.averaging import WeightAveraging
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(3, 2)
+            self.register_buffer("window", torch.ones(3), persistent=False)
+            self.register_buffer("stats", torch.zeros(2))
+
+    net = Net()
+    averaging = WeightAveraging({"type": "swa", "swa_start": 0.0}, {"model": net}, total_steps=4)
+    before = net.lin.weight.detach().clone()
+    averaging.after_step(1)
+    with torch.no_grad():
+        net.lin.weight.add_(2.0)
+    averaging.after_step(2)
+    saved = averaging.weight_files()["model_swa"]
+    assert set(saved) == set(net.state_dict())  # persistent entries only
+    with averaging.swapped_in() as averaged:
+        assert averaged
+        torch.testing.assert_close(net.lin.weight, before + 1.0)
+    torch.testing.assert_close(net.lin.weight, before + 2.0)

@@ -116,9 +116,12 @@ class WeightAveraging:
     def averaged_state(self, name: str) -> dict[str, torch.Tensor]:
         """The state dict of model ``name`` with averaged parameters and the live buffers."""
         state = dict(self.averaged[name].module.state_dict())
-        live = self.models[name]
-        for key, buffer in live.named_buffers():
-            state[key] = buffer
+        live_state = self.models[name].state_dict()
+        # persistent buffers only: non-persistent ones (filterbanks, windows) are not state_dict
+        # entries, and load_state_dict refuses them as unexpected keys
+        for key, _ in self.models[name].named_buffers():
+            if key in live_state:
+                state[key] = live_state[key]
         return state
 
     def meta(self) -> dict:
