@@ -124,3 +124,18 @@ def test_swapping_a_group_leaves_no_keys_of_the_old_option(experiment):
                 continue
             cfg = compose_experiment(experiment, [f"{group}={option}", "data.root=/corpus"])
             assert set(cfg[group].keys()) == option_keys, (group, option)
+
+
+def test_overrides_after_options_are_overrides():
+    # argparse alone stopped collecting overrides at the first option: "unrecognized arguments"
+    from seqlab.cli import parse_args
+
+    args = parse_args(
+        ["eval", "RUN", "--split", "test", "data.root=X", "--out", "F", "~trainer.averaging"]
+    )
+    assert args.overrides == ["data.root=X", "~trainer.averaging"]
+    assert (args.split, args.out, args.checkpoint) == ("test", "F", "RUN")
+    args = parse_args(["train", "asr_bilstm", "trainer.n_epochs=2"])
+    assert args.overrides == ["trainer.n_epochs=2"]
+    with pytest.raises(SystemExit):  # a misspelt option is still an error
+        parse_args(["eval", "RUN", "--splitt", "test"])

@@ -950,11 +950,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line, with ``key=value`` overrides accepted after options too
+    (``seqlab eval RUN --split test data.root=X --out F``): argparse alone stops collecting a
+    command's positional overrides at its first option."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        stray = [e for e in extra if e.startswith("-") or ("=" not in e and e[:1] != "~")]
+        if stray or not hasattr(args, "overrides"):
+            parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
+        args.overrides = [*(args.overrides or []), *extra]
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``seqlab`` console script."""
     from seqlab.registry import trusting
 
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     with trusting(getattr(args, "trust_target", None) or ()):  # --trust-target, for every load
         return int(args.func(args) or 0)
 
