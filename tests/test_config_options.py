@@ -52,6 +52,9 @@ CASES = {  # name -> (experiment, overrides); comments: the options each case is
         "asr_bilstm",
         ["model=conformer_ctc_medium", "augment=none", "data=manifest"],
     ),
+    # conformer_ctc, fsdd (8 kHz, sentencepiece words), short_clips; no time budget (its plan
+    # depends on the step rate, which a resume does not repeat)
+    "asr_conformer_fsdd": ("asr_conformer_fsdd", ["trainer.max_seconds=null"]),
     "asr_w2v2bert": ("asr_w2v2bert", []),  # w2v2bert_ctc, openslr, warmup_linear
     "wav2vec2+commonvoice": ("asr_w2v2bert", ["model=wav2vec2_ctc", "data=commonvoice"]),
     "hf_disk": ("asr_w2v2bert", ["data=hf_disk"]),

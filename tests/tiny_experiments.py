@@ -80,6 +80,14 @@ def data_overrides(option: str, corpora: dict[str, Path]) -> list[str]:
         "synth_speech": [f"data.root={speech}", *SPEECH],
         "librispeech": [f"data.root={speech}", "data.train=[train]", "data.val=[dev]", *SPEECH],
         "manifest": [f"data.root={corpora['manifest']}", *SPEECH],
+        "fsdd": [  # the same manifests as FSDD's (16 kHz speech read at FSDD's 8 kHz)
+            f"data.root={corpora['manifest']}",
+            "data.train=[train.jsonl]",
+            "data.val=[dev.jsonl]",
+            "data.test=[test.jsonl]",
+            "data.vocab=char",  # its ten-word vocabulary cannot spell these sentences
+            *SPEECH,
+        ],
         "openslr": [f"data.root={ru}", *SCRIPT_SPEECH],
         "synth_speech_ru": [f"data.root={ru}", "data.builtin=null", *SCRIPT_SPEECH],
         "commonvoice": [f"data.root={corpora['commonvoice']}", *SCRIPT_SPEECH],
