@@ -1,6 +1,7 @@
-"""FSDD word error rates of ``asr_conformer_fsdd``: the dataset's split and a held-out speaker.
+"""FSDD word error rates of an FSDD recipe (``asr_bilstm_fsdd`` or ``asr_conformer_fsdd``): the
+dataset's split and a held-out speaker.
 
-    python bench/fsdd.py --corpus data/fsdd [--heldout george] [--seconds S] [--threads 1]
+    python bench/fsdd.py --corpus data/fsdd [--experiment asr_bilstm_fsdd] [--heldout george] [--seconds S] [--threads 1]
                          [--runs-root /tmp/fsdd_runs] [--only dataset|heldout] [--json out.json]
 
 ``--corpus`` is the Free Spoken Digit Dataset directory holding ``recordings/`` (what
@@ -47,9 +48,9 @@ def _seqlab(*args: str) -> None:
 
 
 def run_split(corpus: Path, manifests: str, args: argparse.Namespace) -> dict:
-    """Train ``asr_conformer_fsdd`` on one split and evaluate its best checkpoint on test."""
+    """Train ``args.experiment`` on one split and evaluate its best checkpoint on test."""
     name = "dataset" if manifests == "." else manifests
-    run_dir = Path(args.runs_root) / "asr_conformer_fsdd" / name
+    run_dir = Path(args.runs_root) / args.experiment / name
     overrides = [
         f"data.root={corpus}",
         f"data.manifests={manifests}",
@@ -61,7 +62,7 @@ def run_split(corpus: Path, manifests: str, args: argparse.Namespace) -> dict:
         *args.overrides,
     ]
     start = time.perf_counter()
-    _seqlab("train", "asr_conformer_fsdd", *overrides)
+    _seqlab("train", args.experiment, *overrides)
     minutes = (time.perf_counter() - start) / 60
     out = run_dir / "eval_test.json"
     _seqlab("eval", str(run_dir / "checkpoints" / "best"), "--split", "test", "--out", str(out))
@@ -79,6 +80,12 @@ def run_split(corpus: Path, manifests: str, args: argparse.Namespace) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--corpus", required=True, help="FSDD directory holding recordings/")
+    parser.add_argument(
+        "--experiment",
+        default="asr_bilstm_fsdd",
+        choices=["asr_bilstm_fsdd", "asr_conformer_fsdd"],
+        help="the recipe to train (default asr_bilstm_fsdd)",
+    )
     parser.add_argument("--heldout", default="george", help="speaker held out (default george)")
     parser.add_argument(
         "--seconds", type=int, help="training budget per run (s; default: the recipe's)"
@@ -102,7 +109,7 @@ def main() -> None:
     ]
     machine = f"{_cpu_name()}, {os.cpu_count()} cores visible, {args.threads} torch thread(s)"
     budget = f"{args.seconds} s" if args.seconds else "the recipe's time budget"
-    print(f"\nFSDD, asr_conformer_fsdd, {budget} per run; {machine}")
+    print(f"\nFSDD, {args.experiment}, {budget} per run; {machine}")
     print(f"{'split':<22} {'WER %':>7} {'items':>6} {'left out':>9} {'minutes':>8}")
     for row in rows:
         wer = 100 * row["wer"] if row["wer"] <= 1 else row["wer"]

@@ -102,17 +102,20 @@ def test_wrong_corpus_dir_and_odd_file_names_are_named(tmp_path):
         write_manifests(root)
 
 
-def test_fsdd_config_reads_every_clip_of_a_heldout_split(corpus, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "experiment, small", [("asr_conformer_fsdd", "model.num_layers=1"), ("asr_bilstm_fsdd", "")]
+)
+def test_fsdd_config_reads_every_clip_of_a_heldout_split(
+    corpus, tmp_path, monkeypatch, experiment, small
+):
     from seqlab.config import compose_experiment
     from seqlab.tasks.asr import ASRTask
 
     monkeypatch.setenv("SEQLAB_CACHE_DIR", str(tmp_path / "cache"))
     root = corpus
     write_manifests(root)
-    cfg = compose_experiment(
-        "asr_conformer_fsdd",
-        [f"data.root={root}", "data.manifests=heldout_theo", "model.num_layers=1"],
-    )
+    overrides = [f"data.root={root}", "data.manifests=heldout_theo"]
+    cfg = compose_experiment(experiment, overrides + ([small] if small else []))
     task = ASRTask(cfg)
     assert [len(task.vocab.encode(word)) for word in DIGIT_WORDS] == [1] * 10  # one output a word
     utterances = task.utterances("test", None)
