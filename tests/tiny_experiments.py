@@ -100,6 +100,7 @@ def data_overrides(option: str, corpora: dict[str, Path]) -> list[str]:
         "parallel_text": [
             f"data.root={corpora['mt']}",
             "data.build_if_missing=false",
+            "data.test=test1",  # the built-in corpus's name (the Multi30k recipes say test2016)
             "data.max_batch_tokens=300",
         ],
         "ljspeech": [f"data.root={corpora['lj']}", *VOCODER_DATA],
@@ -113,6 +114,7 @@ TASK = {  # the task's own keys (not in a config group)
     "seqlab.tasks.asr_hf.HFCTCTask": ["trainer.grad_accum_steps=1"],
     "seqlab.tasks.lm.LMTask": ["tokenizer.vocab_size=300"],
     "seqlab.tasks.mt.MTTask": [
+        "vocab.vocab_size=300",  # sentencepiece recipes (Multi30k's 8k) on the tiny corpus
         "trainer.averaging.swa_start=0.5",  # SWA from step 2 on
         "generation.max_len_ratio=1.0",  # an untrained model's greedy outputs stop sooner
         "generation.max_len_offset=2",
