@@ -31,6 +31,7 @@ from pathlib import Path
 from seqlab.data.espeak import ESPEAK_SAMPLE_RATE
 from seqlab.data.synth_speech import Job, render
 from seqlab.data.synth_text import GENERATOR_VERSION, SentenceGenerator, number_words
+from seqlab.pools import process_pool
 
 CORPUS_VERSION = "synth-ljspeech-1"  # bump when a seed's corpus changes
 VOICE = "en-us"  # an American English reader, like LJSpeech's
@@ -180,7 +181,7 @@ def build_ljspeech_corpus(
     seconds, lines = 0.0, []
 
     ctx = mp.get_context("spawn")  # safe whatever the parent holds (torch threads, locks)
-    with ctx.Pool(min(workers, ROUND_JOBS)) as pool:
+    with process_pool(ctx, min(workers, ROUND_JOBS)) as pool:
         while seconds < target_s:
             jobs = [_plan(rng, sentences, used, voice_name, variant) for _ in range(ROUND_JOBS)]
             for job, (wav, n_samples) in zip(jobs, pool.imap(_render_wav, jobs), strict=True):

@@ -38,6 +38,7 @@ import numpy as np
 import soundfile as sf
 
 from seqlab.data.synth_text import GENERATOR_VERSION, SentenceGenerator
+from seqlab.pools import process_pool
 
 CORPUS_VERSION = "synth-speech-1"  # bump when a seed's corpus changes
 SAMPLE_RATE = 16000
@@ -287,7 +288,7 @@ def build_corpus(
         "splits": {},
     }
     ctx = mp.get_context("spawn")  # safe whatever the parent holds (torch threads, locks)
-    with ctx.Pool(workers, initializer=_init_worker) as pool:
+    with process_pool(ctx, workers, initializer=_init_worker) as pool:
         for split in ("test", "dev", "train"):  # held-out first: train must avoid their sentences
             target_s, min_utts = targets[split]
             planner = _SplitPlanner(

@@ -47,6 +47,7 @@ import numpy as np
 import torch
 
 from seqlab.decoding.lm import LanguageModel
+from seqlab.pools import process_pool
 
 NEG = float("-inf")
 _score_of = operator.itemgetter(0)  # a beam row's ranking score
@@ -569,7 +570,7 @@ class CTCBeamSearchDecoder:
         _WORKER_DECODER = self  # inherited by the forked workers: the LM is not pickled
         try:
             ctx = mp.get_context("fork")
-            with ctx.Pool(min(self.workers, len(groups), os.cpu_count() or 1)) as pool:
+            with process_pool(ctx, min(self.workers, len(groups), os.cpu_count() or 1)) as pool:
                 results = pool.map(_worker_search, groups, chunksize=1)
         finally:
             _WORKER_DECODER = None
