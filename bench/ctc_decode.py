@@ -84,7 +84,7 @@ def main() -> None:
         raise SystemExit("no checkpoint: run `make demo` first or pass --checkpoint")
     lm_path = Path(args.lm) if args.lm else Path(args.data) / f"lm_{args.order}gram.arpa"
     if not lm_path.is_file():
-        from seqlab.lm.kneser_ney import build_arpa
+        from seqlab.decoding.lm.kneser_ney import build_arpa
 
         print(f"building {lm_path} from {Path(args.data) / 'lm_corpus.txt'} ...")
         build_arpa(Path(args.data) / "lm_corpus.txt", lm_path, order=args.order)

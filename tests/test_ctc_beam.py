@@ -344,7 +344,7 @@ def assert_groups_decode_as_alone(make_decoder, items, seed=0, workers=1):
 
 @pytest.fixture(scope="module")
 def word_arpa(tmp_path_factory):
-    from seqlab.lm.kneser_ney import build_arpa
+    from seqlab.decoding.lm.kneser_ney import build_arpa
 
     directory = tmp_path_factory.mktemp("words-lm")
     (directory / "corpus.txt").write_text("\n".join(WORD_CORPUS) + "\n")
@@ -362,7 +362,7 @@ def word_arpa(tmp_path_factory):
     ids=["chars", "chars-tight", "pieces"],
 )
 def test_groups_with_an_ngram_lm_decode_as_alone(word_arpa, tokens, n, settings):
-    from seqlab.decoding.ngram_lm import NGramLM
+    from seqlab.decoding.lm.ngram import NGramLM
 
     lm = NGramLM(word_arpa)
     settings = {"beam_size": 8, "nbest": 3, **settings}
@@ -376,7 +376,7 @@ def test_groups_with_an_ngram_lm_decode_as_alone(word_arpa, tokens, n, settings)
 
 
 def test_groups_in_worker_processes_and_without_lm_decode_as_alone(word_arpa):
-    from seqlab.decoding.ngram_lm import NGramLM
+    from seqlab.decoding.lm.ngram import NGramLM
 
     items = peaky_inputs(1, 40, len(CHARS))
     lm = NGramLM(word_arpa)
@@ -401,7 +401,7 @@ def test_a_nudge_far_below_any_score_gap_changes_no_hypothesis(word_arpa):
     tied with the beam's last place is kept or lost by a float's last bit."""
     import zlib
 
-    from seqlab.decoding.ngram_lm import NGramLM
+    from seqlab.decoding.lm.ngram import NGramLM
 
     class Nudged(NGramLM):
         def score_words(self, requests):

@@ -10,7 +10,7 @@ transformers = pytest.importorskip("transformers")
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # noqa: E402
 
 from seqlab.decoding.lm import load_lm, sentence_scores_by_words  # noqa: E402
-from seqlab.decoding.neural_lm import HFCausalLM  # noqa: E402
+from seqlab.decoding.lm.neural import HFCausalLM  # noqa: E402
 
 TEXT = [
     "the cat sat on the mat",

@@ -12,20 +12,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from seqlab.decoding.ctc_beam import CTCBeamSearchDecoder, Hypothesis, _as_arrays, single_spaced
-
-_LM_CACHE: dict[tuple, object] = {}
-
-
-def open_lm(path: str | Path, device: str = "cpu", batch_size: int = 64):
-    """Load (once per process) the LM at ``path``; n-gram files and HF directories alike."""
-    from seqlab.decoding.lm import load_lm
-
-    path = Path(path).expanduser().resolve()
-    kwargs = {"device": device, "batch_size": batch_size} if path.is_dir() else {}
-    key = (str(path), tuple(sorted(kwargs.items())))
-    if key not in _LM_CACHE:
-        _LM_CACHE[key] = load_lm(path, **kwargs)
-    return _LM_CACHE[key]
+from seqlab.decoding.lm.loading import open_lm
 
 
 class GreedyDecoder:
