@@ -209,8 +209,8 @@ def test_histories_longer_than_the_context_use_its_last_tokens(tmp_path):
 
 
 def test_rescoring_decoder_orders_by_the_fused_score(lm_dir):
-    from seqlab.decoding.ctc_beam import Hypothesis
     from seqlab.decoding.factory import RescoringDecoder
+    from seqlab.decoding.hypothesis import Hypothesis
 
     lm = HFCausalLM(lm_dir)
     good, bad = "the cat sat on the mat", "mat the on sat cat the"

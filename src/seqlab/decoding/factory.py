@@ -8,36 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.decoding.ctc_beam import CTCBeamSearchDecoder, Hypothesis, _as_arrays, single_spaced
+from seqlab.decoding.ctc_beam import CTCBeamSearchDecoder
+from seqlab.decoding.ctc_greedy import GreedyDecoder
+from seqlab.decoding.hypothesis import Hypothesis
 from seqlab.decoding.lm.loading import open_lm
-
-
-class GreedyDecoder:
-    """Best-path decoding behind the decoder interface (one hypothesis per utterance)."""
-
-    def __init__(self, vocab) -> None:
-        self.vocab = vocab
-        self.blank = vocab.blank_id
-
-    def decode_batch(self, log_probs, lengths=None) -> list[list[Hypothesis]]:
-        out = []
-        for lp in _as_arrays(log_probs, lengths, len(self.vocab)):
-            best = lp.argmax(axis=1)
-            tokens, previous = [], -1
-            for tok in best.tolist():
-                if tok != previous and tok != self.blank:
-                    tokens.append(tok)
-                previous = tok
-            score = float(lp[np.arange(len(best)), best].sum())
-            text = single_spaced(self.vocab.decode(tokens))
-            out.append([Hypothesis(text, tokens, score, score, 0.0, 0)])
-        return out
-
-    def decode(self, log_probs, lengths=None) -> list[str]:
-        return [h[0].text for h in self.decode_batch(log_probs, lengths)]
 
 
 class RescoringDecoder:
