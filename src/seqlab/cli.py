@@ -262,7 +262,13 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     from seqlab.inference import InputWarning, load
 
     try:
-        model = load(args.checkpoint, device=args.device, overrides=_decoder_overrides(args))
+        model = load(
+            args.checkpoint,
+            device=args.device,
+            overrides=_decoder_overrides(args),
+            kind="asr",
+            command="seqlab transcribe",
+        )
     except (ConfigError, FileNotFoundError, ValueError) as err:
         return _print_config_error(err)
     failed = 0
@@ -352,18 +358,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     except (ConfigError, FileNotFoundError, ValueError) as err:
         return _print_config_error(err)
     if args.hifigan:  # a vocoder checkpoint in the official HiFi-GAN layout
-        if not hasattr(task, "export_official"):
-            return _print_config_error(ValueError(f"{ckpt} is not a HiFi-GAN vocoder checkpoint"))
-        out = task.export_official(args.hifigan)
+        if "hifigan" not in task.export_formats():
+            return _print_config_error(
+                ValueError(
+                    f"{ckpt} is a {task.kind} checkpoint, not a HiFi-GAN vocoder checkpoint "
+                    "(--hifigan exports a vocoder)"
+                )
+            )
+        out = task.export("hifigan", args.hifigan)
         print(f"wrote {out} and {out.parent / 'config.json'} (the official HiFi-GAN layout)")
         return 0
     if not args.hf:
         return _print_config_error(ValueError("give --hf DIR (or --hifigan FILE for a vocoder)"))
-    if not hasattr(task, "export_hf"):
+    if "hf" not in task.export_formats():
         return _print_config_error(
-            ValueError(f"{ckpt} is not a checkpoint of a Hugging Face model task (asr_w2v2bert...)")
+            ValueError(
+                f"{ckpt} is a {task.kind} checkpoint, not one of a Hugging Face model task "
+                "(asr_w2v2bert...)"
+            )
         )
-    out = task.export_hf(args.hf)
+    out = task.export("hf", args.hf)
     print(f"wrote {out} (transformers.AutoModelForCTC / AutoProcessor.from_pretrained load it)")
     return 0
 
@@ -486,13 +500,10 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
     from seqlab.inference import load
 
-    overrides = []
     try:
-        model = load(args.checkpoint, device=args.device, overrides=overrides)
+        model = load(args.checkpoint, device=args.device, kind="mt", command="seqlab translate")
     except (ConfigError, FileNotFoundError, ValueError) as err:
         return _print_config_error(err)
-    if not hasattr(model, "translate"):
-        return _print_config_error(ValueError(f"{args.checkpoint} is not a translation checkpoint"))
     generation = {}
     if args.beam_size is not None:
         generation["beam_size"] = args.beam_size
@@ -558,11 +569,11 @@ def cmd_vocode(args: argparse.Namespace) -> int:
         if args.official_config:  # an official g_XXXXXXXX file and its config JSON
             vocoder = load_official(args.checkpoint, args.official_config, device=args.device)
         else:
-            vocoder = load(args.checkpoint, device=args.device)
+            vocoder = load(
+                args.checkpoint, device=args.device, kind="vocoder", command="seqlab vocode"
+            )
     except (ConfigError, FileNotFoundError, KeyError, ValueError) as err:
         return _print_config_error(err)
-    if not hasattr(vocoder, "vocode"):
-        return _print_config_error(ValueError(f"{args.checkpoint} is not a vocoder checkpoint"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     targets = dict(zip(args.inputs, _vocode_targets(args.inputs, out), strict=True))

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from hydra.utils import get_class
 
-from seqlab.config import apply_overrides
+from seqlab.config import ConfigError, apply_overrides
 
 # A clip whose every sample is below this (-80 dBFS, about 3 LSB of 16-bit audio) is digital
 # silence: there is nothing to recognise, and CTC models emit their most frequent word for it.
@@ -20,10 +19,37 @@ class InputWarning(UserWarning):
     """An input that was handled but gives a result the user should know about (e.g. silence)."""
 
 
+# The command that uses a checkpoint of each task kind (named when a command refuses one).
+KIND_COMMANDS = {
+    "asr": "seqlab transcribe",
+    "mt": "seqlab translate",
+    "vocoder": "seqlab vocode",
+    "lm": "seqlab eval (or as decoder.lm of a recognizer)",
+}
+
+
+class WrongKindError(ConfigError):
+    """A checkpoint of another task kind than the command takes (a translation model given to
+    ``seqlab transcribe``...)."""
+
+
+def check_kind(kind: str, wanted: str, checkpoint, what: str) -> None:
+    """Raise :class:`WrongKindError` unless ``kind == wanted``: one line naming the checkpoint,
+    its kind and the command that takes it (``what`` is the refusing command, e.g. ``seqlab
+    transcribe``)."""
+    if kind != wanted:
+        use = KIND_COMMANDS.get(kind, "seqlab eval")
+        raise WrongKindError(
+            f"{checkpoint} is a {kind} checkpoint; {what} takes {wanted} checkpoints (use {use})"
+        )
+
+
 def load_task(
     checkpoint: str | Path,
     overrides: list[str] | tuple[str, ...] = (),
     trust_targets: list[str] | tuple[str, ...] = (),
+    kind: str | None = None,
+    command: str = "this command",
 ):
     """Rebuild the task of a checkpoint with its weights loaded.
 
@@ -37,18 +63,29 @@ def load_task(
         overrides: Hydra-grammar overrides applied to the checkpoint's saved config.
         trust_targets: ``_target_`` names of the user's own classes to accept in the saved config
             (``mypkg.MyModel``, or ``mypkg.*``); the CLI's ``--trust-target``.
+        kind: refuse a task of another kind (:class:`WrongKindError`) before building anything.
+        command: what is asking, for that error (``seqlab transcribe``).
 
     Returns:
-        ``(task, checkpoint_dir)``.
+        ``(task, checkpoint_dir)``; the task is a
+        :class:`seqlab.engine.task.EvaluableTask` in eval mode.
     """
     from seqlab.engine.checkpoint import load_model_weights, resolve_checkpoint
-    from seqlab.registry import load_checkpoint_config
+    from seqlab.engine.task import EvaluableTask
+    from seqlab.registry import load_checkpoint_config, target_class
 
     ckpt = resolve_checkpoint(checkpoint)
     cfg = load_checkpoint_config(ckpt, trust_targets)
     cfg = apply_overrides(cfg, list(overrides) + ["trainer.resume_from=null"])
-    task_cls = get_class(cfg.task._target_)
-    task = task_cls(cfg, vocab_dir=ckpt)
+    task_cls = target_class(cfg.task._target_)
+    if not (isinstance(task_cls, type) and issubclass(task_cls, EvaluableTask)):
+        raise ConfigError(
+            f"{ckpt}: task._target_ {cfg.task._target_} is not an evaluable task (a subclass of "
+            "seqlab.engine.task.EvaluableTask); it cannot be loaded for evaluation or inference"
+        )
+    if kind is not None:
+        check_kind(task_cls.kind, kind, ckpt, command)
+    task = task_cls(cfg, checkpoint_dir=ckpt)
     load_model_weights(ckpt, task.models())
     for module in task.models().values():
         module.eval()
@@ -60,6 +97,8 @@ def load(
     device: str | torch.device = "cpu",
     overrides: list[str] | tuple[str, ...] = (),
     trust_targets: list[str] | tuple[str, ...] = (),
+    kind: str | None = None,
+    command: str = "this command",
 ):
     """The task's inference object for ``checkpoint`` (see ``seqlab.load``).
 
@@ -68,8 +107,9 @@ def load(
         device: where to run the model.
         overrides: of the saved config, e.g. ``["decoder=ctc_beam", "decoder.lm=lm.arpa"]``.
         trust_targets: the user's own classes the saved config may name (see :func:`load_task`).
+        kind, command: refuse a checkpoint of another task kind (see :func:`load_task`).
     """
-    task, _ = load_task(checkpoint, overrides, trust_targets)
+    task, _ = load_task(checkpoint, overrides, trust_targets, kind=kind, command=command)
     return task.for_inference(device)
 
 

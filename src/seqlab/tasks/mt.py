@@ -20,7 +20,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import nn
 
-from seqlab.engine.task import DataSpec
+from seqlab.engine.task import DataSpec, DecodingOption, EvaluableTask
 
 
 def teacher_forcing_ratio(cfg, epoch: int) -> float:
@@ -37,26 +37,29 @@ def teacher_forcing_ratio(cfg, epoch: int) -> float:
     return max(floor, min(1.0, start - float(cfg.get("decrease", 0.0)) * epochs_decreasing))
 
 
-class MTTask:
+class MTTask(EvaluableTask):
     """Translation task (see the engine's Task protocol in seqlab/engine/task.py).
 
     Args:
         cfg: the resolved experiment config (model, data, vocab, loss, teacher_forcing, generation).
-        vocab_dir: load the vocabularies from here (a checkpoint directory) instead of building them.
+        checkpoint_dir: load the vocabularies from here (a checkpoint directory) instead of
+            building them.
     """
 
-    def __init__(self, cfg: DictConfig, vocab_dir: str | Path | None = None):
-        self.cfg = cfg
+    kind = "mt"
+
+    def __init__(self, cfg: DictConfig, checkpoint_dir: str | Path | None = None):
+        super().__init__(cfg, checkpoint_dir)
         data = cfg.data
         self.src_lang, self.tgt_lang = str(data.src_lang), str(data.tgt_lang)
         self._pairs_cache: dict[str, tuple[list, list]] = {}
         self._left_out: dict[str, list[dict]] = {}  # split -> pairs left out (see left_out)
         self._tokenized: bool | None = None  # the corpus is Moses-tokenised text (see pairs)
-        if vocab_dir is None and cfg.trainer.get("resume_from"):
+        if checkpoint_dir is None and cfg.trainer.get("resume_from"):
             from seqlab.engine.checkpoint import resolve_checkpoint
 
-            vocab_dir = resolve_checkpoint(cfg.trainer.resume_from)
-        self.src_vocab, self.tgt_vocab = self._vocabs(vocab_dir)
+            checkpoint_dir = resolve_checkpoint(cfg.trainer.resume_from)
+        self.src_vocab, self.tgt_vocab = self._vocabs(checkpoint_dir)
         tgt = self.tgt_vocab
         self.model = instantiate(
             cfg.model,
@@ -73,7 +76,7 @@ class MTTask:
         )
         self.nll = nn.CrossEntropyLoss(ignore_index=tgt.pad_id, reduction="sum")
         self.teacher_forcing = teacher_forcing_ratio(cfg.get("teacher_forcing"), 0)
-        self.use_beam = False  # seqlab eval switches validation_step to the generation settings
+        self._use_beam = False  # use_decoding(None): validation_step decodes as generation says
 
     # ---- the engine's contract -------------------------------------------------------------
     def models(self) -> dict[str, nn.Module]:
@@ -118,7 +121,7 @@ class MTTask:
             batch["src"], batch["src_lengths"], batch["tgt_in"], teacher_forcing=1.0
         )
         free = self.model(batch["src"], batch["src_lengths"], batch["tgt_in"], teacher_forcing=0.0)
-        hyps = self.translate_batch(batch["src"], batch["src_lengths"], beam=self.use_beam)
+        hyps = self.translate_batch(batch["src"], batch["src_lengths"], beam=self._use_beam)
         return {
             "loss_sum": float(self.criterion(logits.float().flatten(0, 1), tgt_out)),
             "nll_sum": float(self.nll(logits.float().flatten(0, 1), tgt_out)),
@@ -193,9 +196,10 @@ class MTTask:
             "signatures": getattr(self, "_signatures", {}),  # set by validation_end
         }
 
-    def for_evaluation(self) -> None:
-        """``seqlab eval`` decodes with the generation settings (beam search) instead of greedy."""
-        self.use_beam = True
+    def use_decoding(self, option: DecodingOption | None = None, redecodable: bool = False) -> None:
+        """``seqlab eval`` decodes with the ``generation`` settings (beam search) instead of
+        greedy; translation has no other decoding options (``redecodable`` is not needed)."""
+        self._use_beam = True
 
     def examples(self, outputs: list[dict], n: int = 8) -> dict:
         rows = self.eval_rows(outputs[:1] if outputs else [])[:n]
@@ -208,6 +212,7 @@ class MTTask:
         self.tgt_vocab.save(directory, "tgt")
 
     def for_inference(self, device: str | torch.device = "cpu"):
+        """The Python API object returned by ``seqlab.load``: a :class:`Translator`."""
         return Translator(self, device)
 
     # ---- decoding ---------------------------------------------------------------------------------
@@ -352,11 +357,11 @@ class MTTask:
         self._pairs_cache[split] = (kept, bad)
         return kept, bad
 
-    def _vocabs(self, vocab_dir):
+    def _vocabs(self, checkpoint_dir):
         from seqlab.text.mt_vocab import build_mt_vocabs, load_mt_vocab
 
-        if vocab_dir is not None and any(Path(vocab_dir).glob("src_vocab.json")):
-            return load_mt_vocab(vocab_dir, "src"), load_mt_vocab(vocab_dir, "tgt")
+        if checkpoint_dir is not None and any(Path(checkpoint_dir).glob("src_vocab.json")):
+            return load_mt_vocab(checkpoint_dir, "src"), load_mt_vocab(checkpoint_dir, "tgt")
         v = self.cfg.vocab
         pairs, _ = self.pairs("train")
         return build_mt_vocabs(
