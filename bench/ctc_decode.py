@@ -24,7 +24,7 @@ from seqlab.decoding.ctc_beam import CTCBeamSearchDecoder
 from seqlab.decoding.factory import GreedyDecoder
 from seqlab.decoding.lm import load_lm
 from seqlab.metrics.asr import corpus_wer_cer
-from seqlab.tuning import collect_log_probs
+from seqlab.tasks.asr.tuning import collect_log_probs
 
 
 def _latest(pattern: str) -> Path | None:

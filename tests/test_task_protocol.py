@@ -14,7 +14,7 @@ from seqlab.engine.task import EvaluableTask
 from seqlab.inference import WrongKindError, load_task
 
 TASKS = {
-    "asr": "seqlab.tasks.asr.ASRTask",
+    "asr": "seqlab.tasks.asr.task.ASRTask",
     "mt": "seqlab.tasks.mt.MTTask",
     "lm": "seqlab.tasks.lm.LMTask",
     "vocoder": "seqlab.tasks.vocoder.VocoderTask",
@@ -89,7 +89,7 @@ def test_every_shipped_task_declares_its_kind():
         cls = target_class(path)
         assert issubclass(cls, EvaluableTask) and cls.kind == kind
         assert not cls.__abstractmethods__
-    assert target_class("seqlab.tasks.asr_hf.HFCTCTask").kind == "asr"
+    assert target_class("seqlab.tasks.asr.hf.HFCTCTask").kind == "asr"
 
 
 def fake_checkpoint(directory: Path, target: str) -> Path:

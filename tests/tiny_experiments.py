@@ -110,8 +110,8 @@ def data_overrides(option: str, corpora: dict[str, Path]) -> list[str]:
 
 
 TASK = {  # the task's own keys (not in a config group)
-    "seqlab.tasks.asr.ASRTask": [],
-    "seqlab.tasks.asr_hf.HFCTCTask": ["trainer.grad_accum_steps=1"],
+    "seqlab.tasks.asr.task.ASRTask": [],
+    "seqlab.tasks.asr.hf.HFCTCTask": ["trainer.grad_accum_steps=1"],
     "seqlab.tasks.lm.LMTask": ["tokenizer.vocab_size=300"],
     "seqlab.tasks.mt.MTTask": [
         "vocab.vocab_size=300",  # sentencepiece recipes (Multi30k's 8k) on the tiny corpus

@@ -259,7 +259,8 @@ def _decoder_table(rows: list[dict]) -> str:
 def cmd_transcribe(args: argparse.Namespace) -> int:
     import warnings
 
-    from seqlab.inference import InputWarning, load
+    from seqlab.inference import load
+    from seqlab.tasks.asr.recognizer import InputWarning
 
     try:
         model = load(
@@ -306,7 +307,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 def cmd_tune_decoder(args: argparse.Namespace) -> int:
     """Grid-search alpha and beta on a split; print the table and the best pair."""
-    from seqlab.tuning import tune_decoder
+    from seqlab.tasks.asr.tuning import tune_decoder
 
     try:
         alphas = [float(a) for a in args.alphas.split(",")]

@@ -28,8 +28,8 @@ from seqlab.config import ConfigError, load_config
 SEQLAB_TARGETS = frozenset(
     {
         # tasks
-        "seqlab.tasks.asr.ASRTask",
-        "seqlab.tasks.asr_hf.HFCTCTask",
+        "seqlab.tasks.asr.task.ASRTask",
+        "seqlab.tasks.asr.hf.HFCTCTask",
         "seqlab.tasks.lm.LMTask",
         "seqlab.tasks.mt.MTTask",
         "seqlab.tasks.vocoder.VocoderTask",
@@ -58,7 +58,11 @@ SEQLAB_TARGETS = frozenset(
 # Class paths that checkpoints saved by earlier versions name, and where those classes live now.
 # A loaded config's ``_target_`` is rewritten through this table after it is checked (never by
 # importing the old path), so old checkpoints keep loading after a class moves.
-TARGET_ALIASES: dict[str, str] = {}
+TARGET_ALIASES: dict[str, str] = {
+    # the tasks before each had a folder of its own (seqlab 0.1.0 checkpoints)
+    "seqlab.tasks.asr.ASRTask": "seqlab.tasks.asr.task.ASRTask",
+    "seqlab.tasks.asr_hf.HFCTCTask": "seqlab.tasks.asr.hf.HFCTCTask",
+}
 
 _TRUSTED: ContextVar[tuple[str, ...]] = ContextVar("seqlab_trusted_targets", default=())
 

@@ -1,6 +1,6 @@
 """Fine-tuning pretrained Hugging Face CTC models (wav2vec2-BERT, wav2vec2) through seqlab's engine.
 
-The data path is :class:`seqlab.tasks.asr.ASRTask`'s (index with bad items, duration buckets,
+The data path is :class:`seqlab.tasks.asr.task.ASRTask`'s (index with bad items, duration buckets,
 padding to the longest item); this task only changes what differs for a pretrained model:
 
 - the vocabulary: every character of the training transcripts, in any script
@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from seqlab.engine.task import DataSpec
-from seqlab.tasks.asr import ASRTask
+from seqlab.tasks.asr.task import ASRTask
 from seqlab.text.script_normalize import ScriptNormalizer
 from seqlab.text.script_vocab import ScriptCharVocab
 from seqlab.text.vocab import load_vocab

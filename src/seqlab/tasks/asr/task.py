@@ -263,7 +263,7 @@ class ASRTask(EvaluableTask):
 
     def for_inference(self, device: str | torch.device = "cpu"):
         """The Python API object returned by ``seqlab.load``."""
-        from seqlab.inference import ASRModel
+        from seqlab.tasks.asr.recognizer import ASRModel
 
         return ASRModel(self, device=device)
 
