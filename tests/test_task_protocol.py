@@ -15,7 +15,7 @@ from seqlab.inference import WrongKindError, load_task
 
 TASKS = {
     "asr": "seqlab.tasks.asr.task.ASRTask",
-    "mt": "seqlab.tasks.mt.MTTask",
+    "mt": "seqlab.tasks.mt.task.MTTask",
     "lm": "seqlab.tasks.lm.LMTask",
     "vocoder": "seqlab.tasks.vocoder.VocoderTask",
 }

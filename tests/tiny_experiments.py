@@ -113,7 +113,7 @@ TASK = {  # the task's own keys (not in a config group)
     "seqlab.tasks.asr.task.ASRTask": [],
     "seqlab.tasks.asr.hf.HFCTCTask": ["trainer.grad_accum_steps=1"],
     "seqlab.tasks.lm.LMTask": ["tokenizer.vocab_size=300"],
-    "seqlab.tasks.mt.MTTask": [
+    "seqlab.tasks.mt.task.MTTask": [
         "vocab.vocab_size=300",  # sentencepiece recipes (Multi30k's 8k) on the tiny corpus
         "trainer.averaging.swa_start=0.5",  # SWA from step 2 on
         "generation.max_len_ratio=1.0",  # an untrained model's greedy outputs stop sooner

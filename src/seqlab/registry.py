@@ -31,7 +31,7 @@ SEQLAB_TARGETS = frozenset(
         "seqlab.tasks.asr.task.ASRTask",
         "seqlab.tasks.asr.hf.HFCTCTask",
         "seqlab.tasks.lm.LMTask",
-        "seqlab.tasks.mt.MTTask",
+        "seqlab.tasks.mt.task.MTTask",
         "seqlab.tasks.vocoder.VocoderTask",
         "seqlab.tasks.toy.ToyRegressionTask",
         # models
@@ -62,6 +62,7 @@ TARGET_ALIASES: dict[str, str] = {
     # the tasks before each had a folder of its own (seqlab 0.1.0 checkpoints)
     "seqlab.tasks.asr.ASRTask": "seqlab.tasks.asr.task.ASRTask",
     "seqlab.tasks.asr_hf.HFCTCTask": "seqlab.tasks.asr.hf.HFCTCTask",
+    "seqlab.tasks.mt.MTTask": "seqlab.tasks.mt.task.MTTask",
 }
 
 _TRUSTED: ContextVar[tuple[str, ...]] = ContextVar("seqlab_trusted_targets", default=())
