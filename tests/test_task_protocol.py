@@ -16,7 +16,7 @@ from seqlab.inference import WrongKindError, load_task
 TASKS = {
     "asr": "seqlab.tasks.asr.task.ASRTask",
     "mt": "seqlab.tasks.mt.task.MTTask",
-    "lm": "seqlab.tasks.lm.LMTask",
+    "lm": "seqlab.tasks.lm.task.LMTask",
     "vocoder": "seqlab.tasks.vocoder.VocoderTask",
 }
 

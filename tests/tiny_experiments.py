@@ -112,7 +112,7 @@ def data_overrides(option: str, corpora: dict[str, Path]) -> list[str]:
 TASK = {  # the task's own keys (not in a config group)
     "seqlab.tasks.asr.task.ASRTask": [],
     "seqlab.tasks.asr.hf.HFCTCTask": ["trainer.grad_accum_steps=1"],
-    "seqlab.tasks.lm.LMTask": ["tokenizer.vocab_size=300"],
+    "seqlab.tasks.lm.task.LMTask": ["tokenizer.vocab_size=300"],
     "seqlab.tasks.mt.task.MTTask": [
         "vocab.vocab_size=300",  # sentencepiece recipes (Multi30k's 8k) on the tiny corpus
         "trainer.averaging.swa_start=0.5",  # SWA from step 2 on

@@ -30,7 +30,7 @@ SEQLAB_TARGETS = frozenset(
         # tasks
         "seqlab.tasks.asr.task.ASRTask",
         "seqlab.tasks.asr.hf.HFCTCTask",
-        "seqlab.tasks.lm.LMTask",
+        "seqlab.tasks.lm.task.LMTask",
         "seqlab.tasks.mt.task.MTTask",
         "seqlab.tasks.vocoder.VocoderTask",
         "seqlab.tasks.toy.ToyRegressionTask",
@@ -62,6 +62,7 @@ TARGET_ALIASES: dict[str, str] = {
     # the tasks before each had a folder of its own (seqlab 0.1.0 checkpoints)
     "seqlab.tasks.asr.ASRTask": "seqlab.tasks.asr.task.ASRTask",
     "seqlab.tasks.asr_hf.HFCTCTask": "seqlab.tasks.asr.hf.HFCTCTask",
+    "seqlab.tasks.lm.LMTask": "seqlab.tasks.lm.task.LMTask",
     "seqlab.tasks.mt.MTTask": "seqlab.tasks.mt.task.MTTask",
 }
 
