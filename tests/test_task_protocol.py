@@ -17,7 +17,7 @@ TASKS = {
     "asr": "seqlab.tasks.asr.task.ASRTask",
     "mt": "seqlab.tasks.mt.task.MTTask",
     "lm": "seqlab.tasks.lm.task.LMTask",
-    "vocoder": "seqlab.tasks.vocoder.VocoderTask",
+    "vocoder": "seqlab.tasks.vocoder.task.VocoderTask",
 }
 
 

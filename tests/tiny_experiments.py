@@ -119,7 +119,7 @@ TASK = {  # the task's own keys (not in a config group)
         "generation.max_len_ratio=1.0",  # an untrained model's greedy outputs stop sooner
         "generation.max_len_offset=2",
     ],
-    "seqlab.tasks.vocoder.VocoderTask": [
+    "seqlab.tasks.vocoder.task.VocoderTask": [
         "discriminator.periods=[2,3]",
         "discriminator.n_scales=2",
         "discriminator.width=0.125",

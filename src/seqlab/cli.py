@@ -564,7 +564,7 @@ def cmd_vocode(args: argparse.Namespace) -> int:
     import soundfile as sf
 
     from seqlab.inference import load
-    from seqlab.vocoding import load_official
+    from seqlab.tasks.vocoder.vocoding import load_official
 
     try:
         if args.official_config:  # an official g_XXXXXXXX file and its config JSON

@@ -32,7 +32,7 @@ SEQLAB_TARGETS = frozenset(
         "seqlab.tasks.asr.hf.HFCTCTask",
         "seqlab.tasks.lm.task.LMTask",
         "seqlab.tasks.mt.task.MTTask",
-        "seqlab.tasks.vocoder.VocoderTask",
+        "seqlab.tasks.vocoder.task.VocoderTask",
         "seqlab.tasks.toy.ToyRegressionTask",
         # models
         "seqlab.models.asr.bilstm_ctc.BiLSTMCTC",
@@ -64,6 +64,7 @@ TARGET_ALIASES: dict[str, str] = {
     "seqlab.tasks.asr_hf.HFCTCTask": "seqlab.tasks.asr.hf.HFCTCTask",
     "seqlab.tasks.lm.LMTask": "seqlab.tasks.lm.task.LMTask",
     "seqlab.tasks.mt.MTTask": "seqlab.tasks.mt.task.MTTask",
+    "seqlab.tasks.vocoder.VocoderTask": "seqlab.tasks.vocoder.task.VocoderTask",
 }
 
 _TRUSTED: ContextVar[tuple[str, ...]] = ContextVar("seqlab_trusted_targets", default=())

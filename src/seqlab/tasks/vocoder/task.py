@@ -21,7 +21,6 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from seqlab.audio.hifigan_mel import HiFiGANMel
-from seqlab.data.ljspeech import vocoder_data_spec
 from seqlab.engine.task import DataSpec, EvaluableTask
 from seqlab.metrics.audio import multi_resolution_stft_distance, speech_quality
 from seqlab.models.vocoder.discriminators import (
@@ -31,6 +30,7 @@ from seqlab.models.vocoder.discriminators import (
     generator_adversarial_loss,
 )
 from seqlab.models.vocoder.official import load_official_generator
+from seqlab.tasks.vocoder.data import vocoder_data_spec
 
 
 class VocoderTask(EvaluableTask):
@@ -218,13 +218,13 @@ class VocoderTask(EvaluableTask):
     def export_official(self, path: str | Path) -> Path:
         """The generator as an official ``g_`` checkpoint plus its ``config.json``."""
         from seqlab.models.vocoder.official import save_official_generator
-        from seqlab.vocoding import official_config
+        from seqlab.tasks.vocoder.vocoding import official_config
 
         return save_official_generator(self.generator, path, official_config(self.cfg))
 
     # ---- inference ---------------------------------------------------------------------------
     def for_inference(self, device: str | torch.device = "cpu"):
         """The Python API object returned by ``seqlab.load`` (``.vocode(...)``)."""
-        from seqlab.vocoding import Vocoder
+        from seqlab.tasks.vocoder.vocoding import Vocoder
 
         return Vocoder(self.generator, self.mel, self.sample_rate, device=device)
