@@ -11,7 +11,7 @@ import yaml
 
 from seqlab.cli import main
 from seqlab.engine.task import EvaluableTask
-from seqlab.inference import WrongKindError, load_task
+from seqlab.inference import WrongKindError, kind_label, load_task
 
 TASKS = {
     "asr": "seqlab.tasks.asr.task.ASRTask",
@@ -119,13 +119,16 @@ def test_commands_refuse_a_checkpoint_of_another_kind(argv, kind, use, tmp_path,
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1, err
-    assert f"is a {kind} checkpoint;" in err and f"seqlab {argv[0]} takes" in err
+    assert f"is a {kind_label(kind)} checkpoint;" in err and f"seqlab {argv[0]} takes" in err
     assert f"(use {use}" in err and str(ckpt) in err
 
 
 def test_load_refuses_another_kind_before_building_anything(tmp_path):
     ckpt = fake_checkpoint(tmp_path / "ckpt", TASKS["mt"])
-    with pytest.raises(WrongKindError, match="is a mt checkpoint; seqlab transcribe takes asr"):
+    with pytest.raises(
+        WrongKindError,
+        match=r"is a translation \(mt\) checkpoint; seqlab transcribe takes speech-recognition \(asr\)",
+    ):
         load_task(ckpt, kind="asr", command="seqlab transcribe")
 
 
@@ -135,3 +138,61 @@ def test_a_task_class_outside_the_protocol_is_refused(tmp_path):
     ckpt = fake_checkpoint(tmp_path / "ckpt", "seqlab.models.asr.bilstm_ctc.BiLSTMCTC")
     with pytest.raises(ConfigError, match="is not an evaluable task"):
         load_task(ckpt)
+
+
+# ---- with the checkpoints earlier code wrote (tests/fixtures/checkpoints_v0) -------------------------
+FIXTURES = Path(__file__).parent / "fixtures" / "checkpoints_v0"
+OLD_PATHS = {  # what those checkpoints' config.yaml name, and where the classes are now
+    "asr_bilstm": ("seqlab.tasks.asr.ASRTask", "seqlab.tasks.asr.task.ASRTask"),
+    "asr_w2v2bert_demo": ("seqlab.tasks.asr_hf.HFCTCTask", "seqlab.tasks.asr.hf.HFCTCTask"),
+    "mt_lstm": ("seqlab.tasks.mt.MTTask", "seqlab.tasks.mt.task.MTTask"),
+    "lm_gpt2_small": ("seqlab.tasks.lm.LMTask", "seqlab.tasks.lm.task.LMTask"),
+    "vocoder_demo": ("seqlab.tasks.vocoder.VocoderTask", "seqlab.tasks.vocoder.task.VocoderTask"),
+}
+
+
+@pytest.mark.parametrize("experiment", sorted(OLD_PATHS))
+def test_old_class_paths_in_a_checkpoint_resolve_through_the_registry(experiment):
+    from seqlab.registry import TARGET_ALIASES, load_checkpoint_config, target_class
+
+    old, new = OLD_PATHS[experiment]
+    ckpt = FIXTURES / experiment
+    assert yaml.safe_load((ckpt / "config.yaml").read_text())["task"]["_target_"] == old
+    assert TARGET_ALIASES[old] == new
+    assert load_checkpoint_config(ckpt).task._target_ == new  # rewritten once it is checked
+    with pytest.raises(ImportError):  # never importable at the old path: no shim module left
+        from hydra.utils import get_class
+
+        get_class(old)
+    task, _ = load_task(ckpt)
+    assert type(task) is target_class(new) and isinstance(task, EvaluableTask)
+
+
+@pytest.mark.parametrize(
+    "argv, experiment, message",
+    [
+        (
+            ["translate", "{ckpt}"],
+            "asr_bilstm",
+            "is a speech-recognition (asr) checkpoint; seqlab translate takes translation (mt)",
+        ),
+        (["vocode", "{ckpt}", "x.wav", "--out", "{out}"], "mt_lstm", "(use seqlab translate)"),
+        (
+            ["export", "{ckpt}", "--hifigan", "{out}/g"],
+            "mt_lstm",
+            "is a translation (mt) checkpoint, not a HiFi",
+        ),
+        (
+            ["export", "{ckpt}", "--hf", "{out}/hf"],
+            "asr_bilstm",
+            "is a speech-recognition (asr) checkpoint, not one of a Hugging",
+        ),
+    ],
+)
+def test_commands_refuse_an_old_checkpoint_of_another_kind(
+    argv, experiment, message, tmp_path, capsys
+):
+    argv = [a.format(ckpt=FIXTURES / experiment, out=tmp_path) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err, err

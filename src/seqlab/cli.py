@@ -352,7 +352,7 @@ def cmd_average(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write a checkpoint of a Hugging Face model task as a plain Hugging Face directory."""
-    from seqlab.inference import load_task
+    from seqlab.inference import kind_label, load_task
 
     try:
         task, ckpt = load_task(args.checkpoint)
@@ -362,7 +362,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if "hifigan" not in task.export_formats():
             return _print_config_error(
                 ValueError(
-                    f"{ckpt} is a {task.kind} checkpoint, not a HiFi-GAN vocoder checkpoint "
+                    f"{ckpt} is a {kind_label(task.kind)} checkpoint, not a HiFi-GAN vocoder one "
                     "(--hifigan exports a vocoder)"
                 )
             )
@@ -374,7 +374,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if "hf" not in task.export_formats():
         return _print_config_error(
             ValueError(
-                f"{ckpt} is a {task.kind} checkpoint, not one of a Hugging Face model task "
+                f"{ckpt} is a {kind_label(task.kind)} checkpoint, not one of a Hugging Face model task "
                 "(asr_w2v2bert...)"
             )
         )

@@ -19,6 +19,20 @@ KIND_COMMANDS = {
 }
 
 
+# What each task kind is, in words (for messages).
+KIND_NAMES = {
+    "asr": "speech-recognition",
+    "mt": "translation",
+    "vocoder": "vocoder",
+    "lm": "language-model",
+}
+
+
+def kind_label(kind: str) -> str:
+    """``"translation (mt)"``: a task kind for messages."""
+    return f"{KIND_NAMES[kind]} ({kind})" if kind in KIND_NAMES else kind
+
+
 class WrongKindError(ConfigError):
     """A checkpoint of another task kind than the command takes (a translation model given to
     ``seqlab transcribe``...)."""
@@ -31,7 +45,8 @@ def check_kind(kind: str, wanted: str, checkpoint, what: str) -> None:
     if kind != wanted:
         use = KIND_COMMANDS.get(kind, "seqlab eval")
         raise WrongKindError(
-            f"{checkpoint} is a {kind} checkpoint; {what} takes {wanted} checkpoints (use {use})"
+            f"{checkpoint} is a {kind_label(kind)} checkpoint; {what} takes "
+            f"{kind_label(wanted)} checkpoints (use {use})"
         )
 
 
