@@ -196,3 +196,11 @@ def test_commands_refuse_an_old_checkpoint_of_another_kind(
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err, err
+
+
+def test_the_kind_of_a_checkpoint_is_read_without_building_it():
+    from seqlab.inference import checkpoint_kind
+
+    kinds = {"asr_bilstm": "asr", "asr_w2v2bert_demo": "asr", "mt_lstm": "mt"}
+    kinds |= {"lm_gpt2_small": "lm", "vocoder_demo": "vocoder"}
+    assert {e: checkpoint_kind(FIXTURES / e) for e in kinds} == kinds

@@ -207,9 +207,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from seqlab.evaluation import evaluate
+    from seqlab.inference import checkpoint_kind
 
     try:
-        translation = "generation" in _saved_config(args.checkpoint)
+        translation = checkpoint_kind(args.checkpoint) == "mt"  # its flags set generation.*
         decoding = _generation_overrides(args) if translation else _decoder_overrides(args)
         overrides = [*args.overrides, *decoding]
         result = evaluate(

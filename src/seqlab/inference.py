@@ -50,6 +50,31 @@ def check_kind(kind: str, wanted: str, checkpoint, what: str) -> None:
         )
 
 
+def checkpoint_kind(checkpoint: str | Path, trust_targets: list[str] | tuple[str, ...] = ()) -> str:
+    """The ``kind`` of the task a checkpoint holds ("asr", "mt", ...), read from its checked config
+    through the registry, without building anything (commands pick their flags by it)."""
+    from seqlab.engine.checkpoint import resolve_checkpoint
+    from seqlab.registry import load_checkpoint_config
+
+    ckpt = resolve_checkpoint(checkpoint)
+    return task_class(load_checkpoint_config(ckpt, trust_targets), ckpt).kind
+
+
+def task_class(cfg, checkpoint: Path) -> type:
+    """The :class:`~seqlab.engine.task.EvaluableTask` subclass ``cfg.task._target_`` names (a
+    checked config: see seqlab/registry.py), else a ``ConfigError`` naming ``checkpoint``."""
+    from seqlab.engine.task import EvaluableTask
+    from seqlab.registry import target_class
+
+    cls = target_class(cfg.task._target_)
+    if not (isinstance(cls, type) and issubclass(cls, EvaluableTask)):
+        raise ConfigError(
+            f"{checkpoint}: task._target_ {cfg.task._target_} is not an evaluable task (a subclass "
+            "of seqlab.engine.task.EvaluableTask); it cannot be loaded for evaluation or inference"
+        )
+    return cls
+
+
 def load_task(
     checkpoint: str | Path,
     overrides: list[str] | tuple[str, ...] = (),
@@ -77,18 +102,12 @@ def load_task(
         :class:`seqlab.engine.task.EvaluableTask` in eval mode.
     """
     from seqlab.engine.checkpoint import load_model_weights, resolve_checkpoint
-    from seqlab.engine.task import EvaluableTask
-    from seqlab.registry import load_checkpoint_config, target_class
+    from seqlab.registry import load_checkpoint_config
 
     ckpt = resolve_checkpoint(checkpoint)
     cfg = load_checkpoint_config(ckpt, trust_targets)
     cfg = apply_overrides(cfg, list(overrides) + ["trainer.resume_from=null"])
-    task_cls = target_class(cfg.task._target_)
-    if not (isinstance(task_cls, type) and issubclass(task_cls, EvaluableTask)):
-        raise ConfigError(
-            f"{ckpt}: task._target_ {cfg.task._target_} is not an evaluable task (a subclass of "
-            "seqlab.engine.task.EvaluableTask); it cannot be loaded for evaluation or inference"
-        )
+    task_cls = task_class(cfg, ckpt)
     if kind is not None:
         check_kind(task_cls.kind, kind, ckpt, command)
     task = task_cls(cfg, checkpoint_dir=ckpt)
