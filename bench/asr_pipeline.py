@@ -34,7 +34,7 @@ from seqlab.data.collate import collate_asr
 from seqlab.engine.rng import seed_everything
 from seqlab.engine.trainer import resolve_precision
 from seqlab.engine.writers import read_metrics, training_seconds
-from seqlab.tasks.asr import ASRTask
+from seqlab.tasks.asr.task import ASRTask
 
 MEL = dict(sample_rate=16000, n_fft=512, win_length=400, hop_length=160, n_mels=80)
 

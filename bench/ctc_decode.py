@@ -23,8 +23,8 @@ from pathlib import Path
 from seqlab.decoding.ctc_beam import CTCBeamSearchDecoder
 from seqlab.decoding.ctc_greedy import GreedyDecoder
 from seqlab.decoding.lm import load_lm
-from seqlab.evaluation import collect_log_probs
 from seqlab.metrics.asr import corpus_wer_cer
+from seqlab.tasks.asr.tuning import collect_log_probs
 
 
 def _latest(pattern: str) -> Path | None:

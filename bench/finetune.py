@@ -359,7 +359,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     from seqlab.config import compose_experiment
     from seqlab.data.synth_speech_lang import build_lang_corpus
-    from seqlab.tasks.asr_hf import HFCTCTask
+    from seqlab.tasks.asr.hf import HFCTCTask
 
     if not (args.data / "corpus.json").is_file():
         print(f"building the built-in Russian corpus ({args.hours} h) in {args.data} ...")

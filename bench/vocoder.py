@@ -34,7 +34,7 @@ from hifigan_reference import OfficialLayoutGenerator  # noqa: E402
 from seqlab.audio.hifigan_mel import HiFiGANMel  # noqa: E402
 from seqlab.models.vocoder.hifigan import HIFIGAN_CONFIGS, build_generator  # noqa: E402
 from seqlab.models.vocoder.official import to_official  # noqa: E402
-from seqlab.vocoding import Vocoder  # noqa: E402
+from seqlab.tasks.vocoder.vocoding import Vocoder  # noqa: E402
 
 SAMPLE_RATE, HOP = 22050, 256
 

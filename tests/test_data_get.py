@@ -424,7 +424,7 @@ def test_data_download_false_prints_the_command_true_fetches(
 def test_mt_task_fetches_multi30k_on_first_use(tmp_path, server, checksums, monkeypatch):
     from seqlab.config import compose_experiment
     from seqlab.data.parallel import read_parallel
-    from seqlab.tasks.mt import MTTask
+    from seqlab.tasks.mt.task import MTTask
 
     monkeypatch.setenv("SEQLAB_DATA_MIRROR", server.url)
     root = tmp_path / "multi30k"

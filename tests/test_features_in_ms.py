@@ -55,7 +55,7 @@ def test_at_8_khz_the_conformer_recipe_keeps_a_short_digit(tmp_path, monkeypatch
     frames are 200 / 80 samples, and 0.3 s clips keep enough CTC frames for "three"; the same
     window and hop in samples (400 / 160, 50 ms / 20 ms at 8 kHz) left them out."""
     from seqlab.config import compose_experiment
-    from seqlab.tasks.asr import ASRTask
+    from seqlab.tasks.asr.task import ASRTask
 
     monkeypatch.setenv("SEQLAB_CACHE_DIR", str(tmp_path / "cache"))
     root = _fsdd(tmp_path / "fsdd", seconds=0.3)
@@ -81,7 +81,7 @@ def test_a_checkpoint_with_window_and_hop_in_samples_loads_with_the_same_feature
     from seqlab.config import compose_experiment
     from seqlab.engine import checkpoint as ckpt
     from seqlab.inference import load_task
-    from seqlab.tasks.asr import ASRTask
+    from seqlab.tasks.asr.task import ASRTask
 
     monkeypatch.setenv("SEQLAB_CACHE_DIR", str(tmp_path / "cache"))
     root = _fsdd(tmp_path / "fsdd", seconds=0.5)

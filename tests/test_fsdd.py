@@ -109,7 +109,7 @@ def test_fsdd_config_reads_every_clip_of_a_heldout_split(
     corpus, tmp_path, monkeypatch, experiment, small
 ):
     from seqlab.config import compose_experiment
-    from seqlab.tasks.asr import ASRTask
+    from seqlab.tasks.asr.task import ASRTask
 
     monkeypatch.setenv("SEQLAB_CACHE_DIR", str(tmp_path / "cache"))
     root = corpus

@@ -12,8 +12,9 @@ from omegaconf import OmegaConf
 from torch.utils.data import DataLoader
 
 from seqlab.audio.resample import resample
-from seqlab.data.ljspeech import read_metadata, scan_ljspeech, split_ids, vocoder_data_spec
+from seqlab.data.ljspeech import read_metadata, scan_ljspeech, split_ids
 from seqlab.data.vocoder_dataset import SegmentBatchSampler, crop_seed
+from seqlab.tasks.vocoder.data import vocoder_data_spec
 
 SR = 22050
 SEGMENT = 2048

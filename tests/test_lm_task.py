@@ -129,7 +129,7 @@ def test_resume_takes_the_tokenizer_from_the_checkpoint(word_run, corpus, monkey
     def no_rebuild(*args, **kwargs):
         raise AssertionError("the tokenizer was rebuilt on resume")
 
-    monkeypatch.setattr("seqlab.tasks.lm.build_tokenizer", no_rebuild)
+    monkeypatch.setattr("seqlab.tasks.lm.task.build_tokenizer", no_rebuild)
     last = f"{word_run['run_dir']}/checkpoints/last"
     summary = train(
         "lm_gpt2_small",

@@ -10,7 +10,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from seqlab.cli import main
-from seqlab.tasks.mt import teacher_forcing_ratio
+from seqlab.tasks.mt.task import teacher_forcing_ratio
 
 TINY_TRANSFORMER = [
     "model.d_model=32",

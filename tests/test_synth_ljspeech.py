@@ -107,7 +107,7 @@ def test_cli_layout_ljspeech(tmp_path):
 def test_data_spec_builds_the_builtin_corpus_when_missing(tmp_path, monkeypatch):
     from omegaconf import OmegaConf
 
-    from seqlab.data.ljspeech import vocoder_data_spec
+    from seqlab.tasks.vocoder.data import vocoder_data_spec
 
     monkeypatch.setenv("SEQLAB_CACHE_DIR", str(tmp_path / "cache"))
     cfg = OmegaConf.load(Path(seqlab.__file__).parent / "configs/data/synth_ljspeech.yaml")

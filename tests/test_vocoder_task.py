@@ -143,7 +143,7 @@ def test_vocode_cli_writes_playable_wavs_and_reports_bad_inputs(corpus, tmp_path
 
 def test_export_in_the_official_layout_vocodes_the_same(corpus, tmp_path):
     import seqlab
-    from seqlab.vocoding import load_official
+    from seqlab.tasks.vocoder.vocoding import load_official
 
     _train(corpus, tmp_path, "trainer.max_steps=1", "trainer.run_name=e")
     ckpt = tmp_path / "vocoder_demo" / "e" / "checkpoints" / "last"

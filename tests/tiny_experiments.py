@@ -110,16 +110,16 @@ def data_overrides(option: str, corpora: dict[str, Path]) -> list[str]:
 
 
 TASK = {  # the task's own keys (not in a config group)
-    "seqlab.tasks.asr.ASRTask": [],
-    "seqlab.tasks.asr_hf.HFCTCTask": ["trainer.grad_accum_steps=1"],
-    "seqlab.tasks.lm.LMTask": ["tokenizer.vocab_size=300"],
-    "seqlab.tasks.mt.MTTask": [
+    "seqlab.tasks.asr.task.ASRTask": [],
+    "seqlab.tasks.asr.hf.HFCTCTask": ["trainer.grad_accum_steps=1"],
+    "seqlab.tasks.lm.task.LMTask": ["tokenizer.vocab_size=300"],
+    "seqlab.tasks.mt.task.MTTask": [
         "vocab.vocab_size=300",  # sentencepiece recipes (Multi30k's 8k) on the tiny corpus
         "trainer.averaging.swa_start=0.5",  # SWA from step 2 on
         "generation.max_len_ratio=1.0",  # an untrained model's greedy outputs stop sooner
         "generation.max_len_offset=2",
     ],
-    "seqlab.tasks.vocoder.VocoderTask": [
+    "seqlab.tasks.vocoder.task.VocoderTask": [
         "discriminator.periods=[2,3]",
         "discriminator.n_scales=2",
         "discriminator.width=0.125",

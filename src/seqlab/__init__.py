@@ -11,7 +11,7 @@ def load(checkpoint, device: str = "cpu", overrides=(), trust_targets=()):
     ``overrides`` (Hydra grammar, e.g. ``["decoder=ctc_beam"]``) are yours and may name anything.
 
     Returns the task's inference object; for speech recognition an
-    :class:`seqlab.inference.ASRModel` with ``.transcribe(paths_or_arrays)``.
+    :class:`seqlab.tasks.asr.recognizer.ASRModel` with ``.transcribe(paths_or_arrays)``.
     """
     from seqlab.inference import load as _load
 

@@ -207,9 +207,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from seqlab.evaluation import evaluate
+    from seqlab.inference import checkpoint_kind
 
     try:
-        translation = "generation" in _saved_config(args.checkpoint)
+        translation = checkpoint_kind(args.checkpoint) == "mt"  # its flags set generation.*
         decoding = _generation_overrides(args) if translation else _decoder_overrides(args)
         overrides = [*args.overrides, *decoding]
         result = evaluate(
@@ -259,10 +260,17 @@ def _decoder_table(rows: list[dict]) -> str:
 def cmd_transcribe(args: argparse.Namespace) -> int:
     import warnings
 
-    from seqlab.inference import InputWarning, load
+    from seqlab.inference import load
+    from seqlab.tasks.asr.recognizer import InputWarning
 
     try:
-        model = load(args.checkpoint, device=args.device, overrides=_decoder_overrides(args))
+        model = load(
+            args.checkpoint,
+            device=args.device,
+            overrides=_decoder_overrides(args),
+            kind="asr",
+            command="seqlab transcribe",
+        )
     except (ConfigError, FileNotFoundError, ValueError) as err:
         return _print_config_error(err)
     failed = 0
@@ -300,7 +308,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 def cmd_tune_decoder(args: argparse.Namespace) -> int:
     """Grid-search alpha and beta on a split; print the table and the best pair."""
-    from seqlab.tuning import tune_decoder
+    from seqlab.tasks.asr.tuning import tune_decoder
 
     try:
         alphas = [float(a) for a in args.alphas.split(",")]
@@ -345,25 +353,33 @@ def cmd_average(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write a checkpoint of a Hugging Face model task as a plain Hugging Face directory."""
-    from seqlab.inference import load_task
+    from seqlab.inference import kind_label, load_task
 
     try:
         task, ckpt = load_task(args.checkpoint)
     except (ConfigError, FileNotFoundError, ValueError) as err:
         return _print_config_error(err)
     if args.hifigan:  # a vocoder checkpoint in the official HiFi-GAN layout
-        if not hasattr(task, "export_official"):
-            return _print_config_error(ValueError(f"{ckpt} is not a HiFi-GAN vocoder checkpoint"))
-        out = task.export_official(args.hifigan)
+        if "hifigan" not in task.export_formats():
+            return _print_config_error(
+                ValueError(
+                    f"{ckpt} is a {kind_label(task.kind)} checkpoint, not a HiFi-GAN vocoder one "
+                    "(--hifigan exports a vocoder)"
+                )
+            )
+        out = task.export("hifigan", args.hifigan)
         print(f"wrote {out} and {out.parent / 'config.json'} (the official HiFi-GAN layout)")
         return 0
     if not args.hf:
         return _print_config_error(ValueError("give --hf DIR (or --hifigan FILE for a vocoder)"))
-    if not hasattr(task, "export_hf"):
+    if "hf" not in task.export_formats():
         return _print_config_error(
-            ValueError(f"{ckpt} is not a checkpoint of a Hugging Face model task (asr_w2v2bert...)")
+            ValueError(
+                f"{ckpt} is a {kind_label(task.kind)} checkpoint, not one of a Hugging Face model task "
+                "(asr_w2v2bert...)"
+            )
         )
-    out = task.export_hf(args.hf)
+    out = task.export("hf", args.hf)
     print(f"wrote {out} (transformers.AutoModelForCTC / AutoProcessor.from_pretrained load it)")
     return 0
 
@@ -486,13 +502,10 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
     from seqlab.inference import load
 
-    overrides = []
     try:
-        model = load(args.checkpoint, device=args.device, overrides=overrides)
+        model = load(args.checkpoint, device=args.device, kind="mt", command="seqlab translate")
     except (ConfigError, FileNotFoundError, ValueError) as err:
         return _print_config_error(err)
-    if not hasattr(model, "translate"):
-        return _print_config_error(ValueError(f"{args.checkpoint} is not a translation checkpoint"))
     generation = {}
     if args.beam_size is not None:
         generation["beam_size"] = args.beam_size
@@ -552,17 +565,17 @@ def cmd_vocode(args: argparse.Namespace) -> int:
     import soundfile as sf
 
     from seqlab.inference import load
-    from seqlab.vocoding import load_official
+    from seqlab.tasks.vocoder.vocoding import load_official
 
     try:
         if args.official_config:  # an official g_XXXXXXXX file and its config JSON
             vocoder = load_official(args.checkpoint, args.official_config, device=args.device)
         else:
-            vocoder = load(args.checkpoint, device=args.device)
+            vocoder = load(
+                args.checkpoint, device=args.device, kind="vocoder", command="seqlab vocode"
+            )
     except (ConfigError, FileNotFoundError, KeyError, ValueError) as err:
         return _print_config_error(err)
-    if not hasattr(vocoder, "vocode"):
-        return _print_config_error(ValueError(f"{args.checkpoint} is not a vocoder checkpoint"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     targets = dict(zip(args.inputs, _vocode_targets(args.inputs, out), strict=True))

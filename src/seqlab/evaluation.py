@@ -36,11 +36,10 @@ def _check_split(task, split: str) -> None:
     )
 
 
-def _forward_split(
-    task, report_dir, split, device, num_workers, keep_log_probs=False
-) -> list[dict]:
-    """``validation_step`` outputs of every batch of ``split`` (with log-probs kept if asked);
-    items left out of the split are listed in ``report_dir/bad_items.jsonl``."""
+def forward_split(task, report_dir, split, device, num_workers) -> list[dict]:
+    """``validation_step`` outputs of every batch of ``split`` with the task's current decoding
+    (:meth:`~seqlab.engine.task.EvaluableTask.use_decoding`); items left out of the split are
+    listed in ``report_dir/bad_items.jsonl``."""
     _check_split(task, split)
     dev = torch.device(device)
     for module in task.models().values():
@@ -52,67 +51,30 @@ def _forward_split(
         collate_fn=spec.collate_fn,
         num_workers=num_workers,
     )
-    if keep_log_probs:  # greedy during the forward pass; the decoders run afterwards
-        from seqlab.decoding.ctc_greedy import GreedyDecoder
-
-        task.keep_log_probs = True
-        task._decoder = GreedyDecoder(task.vocab)
     with torch.no_grad():
         return [task.validation_step(_to_device(batch, dev)) for batch in loader]
 
 
-def collect_log_probs(
-    checkpoint: str | Path,
-    overrides: list[str] | tuple[str, ...] = (),
-    split: str = "val",
-    device: str = "cpu",
-    num_workers: int = 1,
-):
-    """Run a CTC checkpoint over ``split`` once and keep its log-probs for decoding many ways.
-
-    Returns:
-        ``(task, checkpoint_dir, outputs)``; ``task.redecode(outputs, decoder)`` decodes them.
-    """
-    task, ckpt = load_task(checkpoint, overrides)
-    if not hasattr(task, "redecode"):
-        raise ValueError(f"{ckpt} is not a CTC speech-recognition checkpoint")
-    return task, ckpt, _forward_split(task, output_dir_of(ckpt), split, device, num_workers, True)
-
-
-def _decoder_ladder(task) -> list:
-    """Decoder configurations to compare (greedy, beam, beam + LM), or [] for tasks without them."""
-    if not hasattr(task, "redecode") or "decoder" not in task.cfg:
-        return []
-    from seqlab.decoding.factory import decoder_ladder
-
-    return decoder_ladder(task.cfg.decoder)
-
-
 def _decode_side_by_side(
-    task, outputs: list[dict], ladder: list, extra: list[dict] = (), forward_seconds: float = 0.0
+    task, outputs: list[dict], options: list, extra: list[dict] = (), forward_seconds: float = 0.0
 ) -> tuple[list[dict], list[dict]]:
-    """Decode kept log-probs with each configuration; the last one's hypotheses are returned.
-    ``extra`` outputs (left-out items scored as errors) count in every configuration's scores.
-    Each row has the decoding speed alone and end to end (``forward_seconds``, the model's pass
-    over the split with greedy decoding, plus this decoding)."""
-    from omegaconf import OmegaConf
-
-    from seqlab.decoding.factory import build_decoder, describe
-
-    n_items = sum(len(o["log_probs"]) for o in outputs)
+    """Decode the kept outputs with each decoding option; the last one's predictions are returned.
+    ``extra`` outputs (left-out items scored as errors) count in every option's scores. Each row
+    has the decoding speed alone and end to end (``forward_seconds``, the model's pass over the
+    split with the first option, plus this decoding)."""
+    n_items = sum(len(o.get("ids", [])) for o in outputs)
     rows, final = [], outputs
-    for cfg in ladder:
-        decoder = build_decoder(cfg, task.vocab)
+    for option in options:
+        task.use_decoding(option, redecodable=True)  # builds its decoder (an LM loads here)
         t0 = time.perf_counter()
-        final = task.redecode(outputs, decoder)
+        final = task.redecode(outputs, option)
         seconds = time.perf_counter() - t0
         metrics = task.validation_end([*final, *extra])
         rows.append(
             {
-                "decoder": describe(cfg),
-                "config": OmegaConf.to_container(cfg, resolve=True),
-                "wer": metrics.get("wer"),
-                "cer": metrics.get("cer"),
+                "decoder": option.name,
+                "config": option.config,
+                **{key: metrics.get(key) for key in option.scores},
                 "seconds": round(seconds, 3),
                 "utterances_per_second": round(n_items / max(seconds, 1e-9), 1),
                 "end_to_end_utterances_per_second": round(
@@ -181,23 +143,20 @@ def evaluate(
     """
     start = time.perf_counter()
     task, ckpt = load_task(checkpoint, overrides)
-    if hasattr(task, "for_evaluation"):  # e.g. translation: beam search instead of greedy
-        task.for_evaluation()
-    ladder = _decoder_ladder(task)
+    options = task.decoding_options()
+    # one forward pass: with the first (cheapest) option, keeping what redecode needs for the
+    # others; a task without options decodes its evaluation way (translation: beam search)
+    task.use_decoding(options[0] if options else None, redecodable=bool(options))
     out_path = Path(out) if out is not None else output_dir_of(ckpt) / "eval.json"
     loaded = time.perf_counter()
-    outputs = _forward_split(
-        task, out_path.parent, split, device, num_workers, keep_log_probs=bool(ladder)
-    )
+    outputs = forward_split(task, out_path.parent, split, device, num_workers)
     forward_seconds = time.perf_counter() - loaded  # data + model (no loading of the checkpoint)
-    left_out = task.left_out(split) if hasattr(task, "left_out") else []
+    left_out = task.left_out(split)
     scorable = [item for item in left_out if item.get("reference")]
     extra = [task.left_out_output(scorable)] if scorable and not exclude_left_out else []
     decoders = []
-    if ladder:
-        outputs, decoders = _decode_side_by_side(task, outputs, ladder, extra, forward_seconds)
-        for output in outputs:
-            output.pop("log_probs", None)
+    if options:
+        outputs, decoders = _decode_side_by_side(task, outputs, options, extra, forward_seconds)
     outputs = [*outputs, *extra]
     metrics = task.validation_end(outputs)
     result = {
@@ -220,8 +179,8 @@ def evaluate(
             "scored": 0 if exclude_left_out else len(scorable),  # the rest have no reference
             "list": str(out_path.parent / "bad_items.jsonl") if left_out else None,
         },
-        **(task.eval_info() if hasattr(task, "eval_info") else {}),
-        "utterances": task.eval_rows(outputs) if hasattr(task, "eval_rows") else [],
+        **task.eval_info(),
+        "utterances": task.eval_rows(outputs),
     }
     write_json_atomic(out_path, result)
     result["path"] = str(out_path)

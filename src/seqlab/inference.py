@@ -1,29 +1,86 @@
-"""Load a checkpoint for inference: ``seqlab.load(ckpt).transcribe(["a.flac", wave])``."""
+"""Load a checkpoint for evaluation or inference: ``seqlab.load(ckpt)`` -> the task's inference
+object (a recognizer, a translator, a vocoder, a language model), through the task protocol of
+seqlab/engine/task.py. The objects themselves live with their tasks (``seqlab/tasks/<kind>/``)."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
-from hydra.utils import get_class
 
-from seqlab.config import apply_overrides
+from seqlab.config import ConfigError, apply_overrides
 
-# A clip whose every sample is below this (-80 dBFS, about 3 LSB of 16-bit audio) is digital
-# silence: there is nothing to recognise, and CTC models emit their most frequent word for it.
-SILENCE_PEAK = 1e-4
+# The command that uses a checkpoint of each task kind (named when a command refuses one).
+KIND_COMMANDS = {
+    "asr": "seqlab transcribe",
+    "mt": "seqlab translate",
+    "vocoder": "seqlab vocode",
+    "lm": "seqlab eval (or as decoder.lm of a recognizer)",
+}
 
 
-class InputWarning(UserWarning):
-    """An input that was handled but gives a result the user should know about (e.g. silence)."""
+# What each task kind is, in words (for messages).
+KIND_NAMES = {
+    "asr": "speech-recognition",
+    "mt": "translation",
+    "vocoder": "vocoder",
+    "lm": "language-model",
+}
+
+
+def kind_label(kind: str) -> str:
+    """``"translation (mt)"``: a task kind for messages."""
+    return f"{KIND_NAMES[kind]} ({kind})" if kind in KIND_NAMES else kind
+
+
+class WrongKindError(ConfigError):
+    """A checkpoint of another task kind than the command takes (a translation model given to
+    ``seqlab transcribe``...)."""
+
+
+def check_kind(kind: str, wanted: str, checkpoint, what: str) -> None:
+    """Raise :class:`WrongKindError` unless ``kind == wanted``: one line naming the checkpoint,
+    its kind and the command that takes it (``what`` is the refusing command, e.g. ``seqlab
+    transcribe``)."""
+    if kind != wanted:
+        use = KIND_COMMANDS.get(kind, "seqlab eval")
+        raise WrongKindError(
+            f"{checkpoint} is a {kind_label(kind)} checkpoint; {what} takes "
+            f"{kind_label(wanted)} checkpoints (use {use})"
+        )
+
+
+def checkpoint_kind(checkpoint: str | Path, trust_targets: list[str] | tuple[str, ...] = ()) -> str:
+    """The ``kind`` of the task a checkpoint holds ("asr", "mt", ...), read from its checked config
+    through the registry, without building anything (commands pick their flags by it)."""
+    from seqlab.engine.checkpoint import resolve_checkpoint
+    from seqlab.registry import load_checkpoint_config
+
+    ckpt = resolve_checkpoint(checkpoint)
+    return task_class(load_checkpoint_config(ckpt, trust_targets), ckpt).kind
+
+
+def task_class(cfg, checkpoint: Path) -> type:
+    """The :class:`~seqlab.engine.task.EvaluableTask` subclass ``cfg.task._target_`` names (a
+    checked config: see seqlab/registry.py), else a ``ConfigError`` naming ``checkpoint``."""
+    from seqlab.engine.task import EvaluableTask
+    from seqlab.registry import target_class
+
+    cls = target_class(cfg.task._target_)
+    if not (isinstance(cls, type) and issubclass(cls, EvaluableTask)):
+        raise ConfigError(
+            f"{checkpoint}: task._target_ {cfg.task._target_} is not an evaluable task (a subclass "
+            "of seqlab.engine.task.EvaluableTask); it cannot be loaded for evaluation or inference"
+        )
+    return cls
 
 
 def load_task(
     checkpoint: str | Path,
     overrides: list[str] | tuple[str, ...] = (),
     trust_targets: list[str] | tuple[str, ...] = (),
+    kind: str | None = None,
+    command: str = "this command",
 ):
     """Rebuild the task of a checkpoint with its weights loaded.
 
@@ -37,9 +94,12 @@ def load_task(
         overrides: Hydra-grammar overrides applied to the checkpoint's saved config.
         trust_targets: ``_target_`` names of the user's own classes to accept in the saved config
             (``mypkg.MyModel``, or ``mypkg.*``); the CLI's ``--trust-target``.
+        kind: refuse a task of another kind (:class:`WrongKindError`) before building anything.
+        command: what is asking, for that error (``seqlab transcribe``).
 
     Returns:
-        ``(task, checkpoint_dir)``.
+        ``(task, checkpoint_dir)``; the task is a
+        :class:`seqlab.engine.task.EvaluableTask` in eval mode.
     """
     from seqlab.engine.checkpoint import load_model_weights, resolve_checkpoint
     from seqlab.registry import load_checkpoint_config
@@ -47,8 +107,10 @@ def load_task(
     ckpt = resolve_checkpoint(checkpoint)
     cfg = load_checkpoint_config(ckpt, trust_targets)
     cfg = apply_overrides(cfg, list(overrides) + ["trainer.resume_from=null"])
-    task_cls = get_class(cfg.task._target_)
-    task = task_cls(cfg, vocab_dir=ckpt)
+    task_cls = task_class(cfg, ckpt)
+    if kind is not None:
+        check_kind(task_cls.kind, kind, ckpt, command)
+    task = task_cls(cfg, checkpoint_dir=ckpt)
     load_model_weights(ckpt, task.models())
     for module in task.models().values():
         module.eval()
@@ -60,6 +122,8 @@ def load(
     device: str | torch.device = "cpu",
     overrides: list[str] | tuple[str, ...] = (),
     trust_targets: list[str] | tuple[str, ...] = (),
+    kind: str | None = None,
+    command: str = "this command",
 ):
     """The task's inference object for ``checkpoint`` (see ``seqlab.load``).
 
@@ -68,159 +132,7 @@ def load(
         device: where to run the model.
         overrides: of the saved config, e.g. ``["decoder=ctc_beam", "decoder.lm=lm.arpa"]``.
         trust_targets: the user's own classes the saved config may name (see :func:`load_task`).
+        kind, command: refuse a checkpoint of another task kind (see :func:`load_task`).
     """
-    task, _ = load_task(checkpoint, overrides, trust_targets)
+    task, _ = load_task(checkpoint, overrides, trust_targets, kind=kind, command=command)
     return task.for_inference(device)
-
-
-class ASRModel:
-    """A trained recognizer: ``transcribe`` audio files or arrays.
-
-    Args:
-        task: an :class:`seqlab.tasks.asr.ASRTask` with its weights loaded.
-        device: where to run the model.
-    """
-
-    def __init__(self, task, device: str | torch.device = "cpu"):
-        self.task = task
-        self.device = torch.device(device)
-        self.model = task.model.to(self.device).eval()
-        self.sample_rate = task.sample_rate
-        self._min_samples: int | None = None
-
-    @property
-    def min_samples(self) -> int:
-        """The shortest input (in samples at ``sample_rate``) that gives the model one output frame."""
-        if self._min_samples is None:
-            frames = getattr(self.model, "output_lengths", None)
-            if frames is None:  # a model that states no minimum takes anything non-empty
-                self._min_samples = 1
-            else:
-
-                def ok(n: int) -> bool:
-                    return int(frames(torch.tensor([n]))[0]) >= 1
-
-                high = 1
-                while not ok(high) and high < 3600 * self.sample_rate:
-                    high *= 2
-                low = high // 2  # not ok (or 0); binary search for the first ok length
-                while high - low > 1:
-                    mid = (low + high) // 2
-                    low, high = (low, mid) if ok(mid) else (mid, high)
-                self._min_samples = high
-        return self._min_samples
-
-    def _read(self, path: str | Path) -> tuple[np.ndarray, int]:
-        """A file as a mono float32 wave and its rate (not resampled); errors name the file."""
-        from seqlab.audio.io import audio_info, load_audio
-
-        path = Path(path)
-        if path.is_dir():
-            raise IsADirectoryError(
-                f"{path}: is a directory, not an audio file (give its files, e.g. {path}/*.flac)"
-            )
-        if not path.exists():
-            raise FileNotFoundError(f"{path}: not found")
-        try:
-            return load_audio(path), audio_info(path).sample_rate
-        except (RuntimeError, OSError) as err:  # soundfile's errors for what it cannot decode
-            raise ValueError(f"{path}: not a readable audio file ({err})") from err
-
-    def _checked(self, wave: np.ndarray, rate: int, name: str) -> np.ndarray | None:
-        """``wave`` at the model's rate, or None for digital silence (warned about); raises a
-        ``ValueError`` naming ``name`` for non-finite samples or a clip the model cannot take."""
-        from seqlab.audio.io import nonfinite
-        from seqlab.audio.resample import resample
-
-        bad = nonfinite(wave, "sample")
-        if bad:
-            raise ValueError(
-                f"{name}: {bad}; the audio is corrupt (or was written from a failed "
-                "computation): fix or re-export it"
-            )
-        if rate != self.sample_rate:
-            wave = resample(wave, rate, self.sample_rate)
-        if len(wave) < self.min_samples:
-            # floor the clip and ceil the minimum to 10 ms, so the shown numbers never overlap
-            have = len(wave) * 100 // self.sample_rate / 100
-            need = -(-self.min_samples * 100 // self.sample_rate) / 100
-            raise ValueError(
-                f"{name}: too short ({have:.2f} s < {need:.2f} s, the shortest input this model "
-                "takes); pad it with silence or leave it out"
-            )
-        peak = float(np.abs(wave).max())
-        if peak < SILENCE_PEAK:
-            warnings.warn(
-                f"{name}: digital silence (peak {peak:.1e}); nothing to transcribe, the text is empty",
-                InputWarning,
-                stacklevel=3,
-            )
-            return None
-        return wave
-
-    def transcribe(
-        self,
-        inputs: str | Path | np.ndarray | list,
-        sample_rate: int | None = None,
-        batch_size: int = 8,
-    ) -> str | list[str]:
-        """Transcribe one input or a list of inputs with the configured decoder.
-
-        Args:
-            inputs: a path (wav/flac/ogg), a 1-D float waveform, or a list of these.
-            sample_rate: the rate of array inputs (default: the model's rate); files carry their own.
-            batch_size: utterances decoded together.
-
-        Returns:
-            A transcript string for a single input, else a list of transcripts in input order.
-        """
-        single = isinstance(inputs, (str, Path, np.ndarray, torch.Tensor))
-        lists = self.transcribe_nbest(inputs, sample_rate, batch_size)
-        texts = [hyps[0].text for hyps in ([lists] if single else lists)]
-        return texts[0] if single else texts
-
-    @torch.no_grad()
-    def transcribe_nbest(
-        self,
-        inputs: str | Path | np.ndarray | list,
-        sample_rate: int | None = None,
-        batch_size: int = 8,
-    ):
-        """Like :meth:`transcribe`, but n-best lists of :class:`seqlab.decoding.hypothesis.Hypothesis`
-        (``decoder.nbest`` long; one entry for greedy decoding).
-
-        Raises (naming the file, or ``input N`` for arrays): ``FileNotFoundError``,
-        ``IsADirectoryError``, ``ValueError`` for undecodable files, NaN/inf samples and clips
-        shorter than :attr:`min_samples`. Digital silence gives an empty transcript and an
-        :class:`InputWarning`."""
-        from seqlab.decoding.hypothesis import Hypothesis
-
-        single = isinstance(inputs, (str, Path, np.ndarray, torch.Tensor))
-        items = [inputs] if single else list(inputs)
-        waves: list[np.ndarray | None] = []
-        for number, item in enumerate(items, 1):
-            if isinstance(item, (str, Path)):
-                waves.append(self._checked(*self._read(item), str(item)))
-                continue
-            wave = (
-                item.detach().cpu().numpy() if isinstance(item, torch.Tensor) else np.asarray(item)
-            )
-            wave = wave.astype(np.float32)
-            if wave.ndim != 1:
-                raise ValueError(
-                    f"input {number}: array inputs must be 1-D mono waveforms, got shape {wave.shape}"
-                )
-            waves.append(self._checked(wave, sample_rate or self.sample_rate, f"input {number}"))
-        texts: list = [[Hypothesis("", [], 0.0, 0.0, 0.0, 0)] for _ in waves]  # silence: empty
-        audible = [i for i, w in enumerate(waves) if w is not None]
-        for start in range(0, len(audible), batch_size):
-            chunk = audible[start : start + batch_size]
-            lengths = torch.tensor([len(waves[i]) for i in chunk], dtype=torch.long)
-            audio = torch.zeros(len(chunk), int(lengths.max()))
-            for row, i in enumerate(chunk):
-                audio[row, : len(waves[i])] = torch.from_numpy(waves[i])
-            log_probs, out_lengths = self.model(audio.to(self.device), lengths.to(self.device))
-            hyps_of_chunk = self.task.decoder.decode_batch(log_probs, out_lengths)
-            for i, hyps in zip(chunk, hyps_of_chunk, strict=True):
-                texts[i] = hyps
-        return texts[0] if single else texts

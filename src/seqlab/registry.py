@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from seqlab.config import ConfigError, load_config
 
@@ -28,11 +28,11 @@ from seqlab.config import ConfigError, load_config
 SEQLAB_TARGETS = frozenset(
     {
         # tasks
-        "seqlab.tasks.asr.ASRTask",
-        "seqlab.tasks.asr_hf.HFCTCTask",
-        "seqlab.tasks.lm.LMTask",
-        "seqlab.tasks.mt.MTTask",
-        "seqlab.tasks.vocoder.VocoderTask",
+        "seqlab.tasks.asr.task.ASRTask",
+        "seqlab.tasks.asr.hf.HFCTCTask",
+        "seqlab.tasks.lm.task.LMTask",
+        "seqlab.tasks.mt.task.MTTask",
+        "seqlab.tasks.vocoder.task.VocoderTask",
         "seqlab.tasks.toy.ToyRegressionTask",
         # models
         "seqlab.models.asr.bilstm_ctc.BiLSTMCTC",
@@ -54,6 +54,18 @@ SEQLAB_TARGETS = frozenset(
         "transformers.GPT2Config",
     }
 )
+
+# Class paths that checkpoints saved by earlier versions name, and where those classes live now.
+# A loaded config's ``_target_`` is rewritten through this table after it is checked (never by
+# importing the old path), so old checkpoints keep loading after a class moves.
+TARGET_ALIASES: dict[str, str] = {
+    # the tasks before each had a folder of its own (seqlab 0.1.0 checkpoints)
+    "seqlab.tasks.asr.ASRTask": "seqlab.tasks.asr.task.ASRTask",
+    "seqlab.tasks.asr_hf.HFCTCTask": "seqlab.tasks.asr.hf.HFCTCTask",
+    "seqlab.tasks.lm.LMTask": "seqlab.tasks.lm.task.LMTask",
+    "seqlab.tasks.mt.MTTask": "seqlab.tasks.mt.task.MTTask",
+    "seqlab.tasks.vocoder.VocoderTask": "seqlab.tasks.vocoder.task.VocoderTask",
+}
 
 _TRUSTED: ContextVar[tuple[str, ...]] = ContextVar("seqlab_trusted_targets", default=())
 
@@ -95,7 +107,7 @@ def trusting(names: Iterable[str]) -> Iterator[None]:
 
 def is_known_target(name: str, trusted: Iterable[str] = ()) -> bool:
     """True for seqlab's registry, torch's optimizers and schedulers, and names the user trusts."""
-    if name in SEQLAB_TARGETS or name in torch_targets():
+    if name in SEQLAB_TARGETS or name in TARGET_ALIASES or name in torch_targets():
         return True
     for pattern in (*trusted, *_TRUSTED.get()):
         if name == pattern or (pattern.endswith(".*") and name.startswith(pattern[:-1])):
@@ -168,7 +180,31 @@ def load_checkpoint_config(checkpoint_dir: Path, trusted: Iterable[str] = ()) ->
         node = OmegaConf.select(cfg, parent) if parent else cfg
         with open_dict(node):
             node[leaf] = None
+    _rename_targets(cfg)
     return cfg
+
+
+def _rename_targets(node) -> None:
+    """Replace every ``_target_`` that :data:`TARGET_ALIASES` names by the class's path today."""
+    if isinstance(node, DictConfig):
+        for key in list(node.keys()):
+            value = node[key]
+            if key == "_target_" and isinstance(value, str) and value in TARGET_ALIASES:
+                node[key] = TARGET_ALIASES[value]
+            elif isinstance(value, (DictConfig, ListConfig)):
+                _rename_targets(value)
+    elif isinstance(node, ListConfig):
+        for value in node:
+            if isinstance(value, (DictConfig, ListConfig)):
+                _rename_targets(value)
+
+
+def target_class(name: str) -> type:
+    """The class a ``_target_`` names, through :data:`TARGET_ALIASES` for a path an earlier
+    version saved. Check the name first (:func:`check_loaded_config`): this imports it."""
+    from hydra.utils import get_class
+
+    return get_class(TARGET_ALIASES.get(name, name))
 
 
 def trusted_hook(cfg) -> str | None:

@@ -1,4 +1,5 @@
-"""What the engine needs from a task: the ``Task`` protocol and the ``DataSpec`` of a split.
+"""What the engine needs from a task: the ``Task`` protocol (training), the ``DataSpec`` of a split,
+and :class:`EvaluableTask`, the base every shipped task inherits (evaluation and inference).
 
 A task (``seqlab/tasks/*.py``) builds its model(s) and data from the config and says how a
 batch becomes losses, predictions and metrics; the engine owns everything else (devices,
@@ -12,14 +13,22 @@ reach the raw module's own methods or attributes under DDP, use
 ``accelerate.utils.extract_model_from_parallel(self.model)``. Optional methods:
 ``examples(outputs) -> {"text": {name: rows}, "audio": {name: (wave, sr)}}`` for the writers and
 ``save_artifacts(directory)`` for extra files a checkpoint needs (e.g. a vocabulary).
+
+After training, ``seqlab eval`` / ``transcribe`` / ``translate`` / ``vocode`` / ``tune-decoder`` /
+``export`` and ``seqlab.load`` use a task only through :class:`EvaluableTask`'s declared methods:
+how it is rebuilt from a checkpoint (``__init__(cfg, checkpoint_dir)``), what it is (``kind``),
+its inference object (``for_inference``), its evaluation data, the decoder configurations it
+compares and how it switches between them, and what it adds to eval.json. Nothing probes a task
+for optional methods or writes its attributes from outside.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 from omegaconf import DictConfig
@@ -72,6 +81,144 @@ class Task(Protocol):
 
     def validation_end(self, outputs: list[dict]) -> dict[str, float]:
         """Corpus metrics from all validation outputs, e.g. ``{"wer": 0.31, "loss": 1.2}``."""
+
+
+@dataclass(frozen=True)
+class DecodingOption:
+    """One decoder configuration that ``seqlab eval`` scores side by side with the others.
+
+    Attributes:
+        name: short name for the table, e.g. ``beam10+lm.arpa(a=0.5,b=1.0)``.
+        config: the configuration as plain data (saved in eval.json; the task rebuilds its
+            decoder from it).
+        scores: the ``validation_end`` metrics its row of eval.json's ``decoders`` reports.
+    """
+
+    name: str
+    config: dict
+    scores: tuple[str, ...] = ()
+
+
+class EvaluableTask(ABC):
+    """The evaluation and inference protocol; every shipped task inherits it (with the training
+    methods of :class:`Task`, declared here too, so that a task missing one fails when built).
+
+    Subclasses set ``kind`` and implement the abstract methods; the others have defaults that fit a
+    task with one way to decode and nothing left out of its data.
+
+    Args:
+        cfg: the resolved experiment config.
+        checkpoint_dir: the checkpoint the task is rebuilt from (for inference and evaluation):
+            its vocabularies, tokenizers and model configs are read from there instead of built
+            (the weights are loaded afterwards by the caller). None when training from scratch.
+    """
+
+    #: what the task is: "asr", "mt", "lm" or "vocoder". Commands check it (``seqlab transcribe``
+    #: takes an "asr" checkpoint) and name it when refusing a checkpoint of another kind.
+    kind: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not isinstance(cls.kind, str) or not cls.kind:
+            raise TypeError(f"{cls.__qualname__} must set the class attribute kind (e.g. 'asr')")
+
+    def __init__(self, cfg: DictConfig, checkpoint_dir: str | Path | None = None):
+        self.cfg = cfg
+
+    # ---- training (the engine's Task protocol) -------------------------------------------------
+    @abstractmethod
+    def models(self) -> dict[str, nn.Module]:
+        """See :class:`Task`."""
+
+    @abstractmethod
+    def optimizer_params(self, name: str) -> Iterable:
+        """See :class:`Task`."""
+
+    @abstractmethod
+    def train_data(self, rank: int, world_size: int, run_dir: Path) -> DataSpec:
+        """See :class:`Task`."""
+
+    @abstractmethod
+    def val_data(self, rank: int, world_size: int, run_dir: Path) -> DataSpec:
+        """See :class:`Task`."""
+
+    @abstractmethod
+    def training_step(self, batch: dict) -> dict | Iterator[tuple[str, dict]]:
+        """See :class:`Task`."""
+
+    @abstractmethod
+    def validation_step(self, batch: dict) -> dict:
+        """See :class:`Task`; also what ``seqlab eval`` runs on every batch of its split."""
+
+    @abstractmethod
+    def validation_end(self, outputs: list[dict]) -> dict[str, float]:
+        """See :class:`Task`; also ``seqlab eval``'s corpus metrics."""
+
+    # ---- inference and evaluation ------------------------------------------------------------
+    @abstractmethod
+    def for_inference(self, device: str | torch.device = "cpu") -> Any:
+        """The object ``seqlab.load`` returns: a recognizer (``transcribe``), a translator
+        (``translate``), a vocoder (``vocode``), a language model (``score``...)."""
+
+    @abstractmethod
+    def test_data(self, rank: int, world_size: int, run_dir: Path, split: str = "test") -> DataSpec:
+        """Batches of ``data.<split>`` in a fixed order for ``seqlab eval`` (items left out are
+        listed in ``run_dir/bad_items.jsonl`` and returned by :meth:`left_out` afterwards)."""
+
+    def decoding_options(self) -> list[DecodingOption]:
+        """The decoder configurations ``seqlab eval`` compares side by side, cheapest first (the
+        forward pass decodes with the first; :meth:`redecode` does the others). ``[]``: the task
+        decodes one way, set by ``use_decoding(None)``."""
+        return []
+
+    def use_decoding(self, option: DecodingOption | None = None, redecodable: bool = False) -> None:
+        """Decode with ``option`` from now on (in ``validation_step`` and inference).
+
+        Args:
+            option: one of :meth:`decoding_options`, or None for the task's evaluation decoding
+                (e.g. translation: the ``generation`` settings, beam search, instead of greedy).
+            redecodable: ``validation_step`` outputs also keep what :meth:`redecode` needs
+                (e.g. CTC log-probs), so that one forward pass is decoded every way.
+        """
+        return None  # the default task decodes one way: nothing to switch
+
+    def redecode(self, outputs: list[dict], option: DecodingOption) -> list[dict]:
+        """``outputs`` of ``validation_step`` (made after ``use_decoding(..., redecodable=True)``)
+        with their predictions decoded again with ``option``. Needed when
+        :meth:`decoding_options` is not empty."""
+        raise NotImplementedError(
+            f"{type(self).__qualname__} lists decoding options but does not implement redecode"
+        )
+
+    def left_out(self, split: str) -> list[dict]:
+        """Items of ``split`` the data layer left out when it was read: ``{"id", "reason",
+        "reference" (None: nothing to score), ...}``. Default: none."""
+        return []
+
+    def left_out_output(self, items: list[dict]) -> dict:
+        """A ``validation_step``-like output scoring left-out ``items`` (with a reference) as empty
+        predictions, so they count as errors. Needed when :meth:`left_out` returns any."""
+        raise NotImplementedError(
+            f"{type(self).__qualname__} leaves items out but does not implement left_out_output"
+        )
+
+    def eval_info(self) -> dict:
+        """What eval.json records besides the metrics (decoding settings, metric signatures)."""
+        return {}
+
+    def eval_rows(self, outputs: list[dict]) -> list[dict]:
+        """Per-item rows of eval.json (id, reference, hypothesis, item scores). Default: none."""
+        return []
+
+    def export_formats(self) -> tuple[str, ...]:
+        """The formats ``seqlab export`` writes this task's checkpoint in (``"hf"``, ``"hifigan"``)."""
+        return ()
+
+    def export(self, fmt: str, path: str | Path) -> Path:
+        """Write the checkpoint in format ``fmt`` (one of :meth:`export_formats`) at ``path``."""
+        raise ValueError(
+            f"a {self.kind} checkpoint of {type(self).__qualname__} cannot be exported as {fmt!r}"
+        )
 
 
 def give_prepared_models(task, models: dict[str, nn.Module], prepared: list[nn.Module]) -> dict:

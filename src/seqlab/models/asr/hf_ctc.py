@@ -1,6 +1,6 @@
 """Pretrained Hugging Face CTC speech models (wav2vec2-BERT, wav2vec2) as seqlab recognizers.
 
-:class:`HFCTCRecognizer` has the interface of :class:`seqlab.tasks.asr.CTCRecognizer`
+:class:`HFCTCRecognizer` has the interface of :class:`seqlab.tasks.asr.task.CTCRecognizer`
 (``forward(audio, audio_lengths) -> (log_probs, lengths)``, ``output_lengths``), so ASRTask's
 loss, decoding, evaluation and inference serve it unchanged. Its front end runs in batch on the
 model's device: :class:`seqlab.audio.seamless_fbank.SeamlessFbank` for wav2vec2-BERT,

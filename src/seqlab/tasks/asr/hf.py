@@ -1,6 +1,6 @@
 """Fine-tuning pretrained Hugging Face CTC models (wav2vec2-BERT, wav2vec2) through seqlab's engine.
 
-The data path is :class:`seqlab.tasks.asr.ASRTask`'s (index with bad items, duration buckets,
+The data path is :class:`seqlab.tasks.asr.task.ASRTask`'s (index with bad items, duration buckets,
 padding to the longest item); this task only changes what differs for a pretrained model:
 
 - the vocabulary: every character of the training transcripts, in any script
@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from seqlab.engine.task import DataSpec
-from seqlab.tasks.asr import ASRTask
+from seqlab.tasks.asr.task import ASRTask
 from seqlab.text.script_normalize import ScriptNormalizer
 from seqlab.text.script_vocab import ScriptCharVocab
 from seqlab.text.vocab import load_vocab
@@ -35,14 +35,14 @@ class HFCTCTask(ASRTask):
 
     Args:
         cfg: the resolved experiment config.
-        vocab_dir: a checkpoint directory: its vocabulary and ``hf_config/`` are used, and the
+        checkpoint_dir: a checkpoint directory: its vocabulary and ``hf_config/`` are used, and the
             pretrained weights are not loaded (the checkpoint's replace them).
     """
 
-    def __init__(self, cfg: DictConfig, vocab_dir: str | Path | None = None):
+    def __init__(self, cfg: DictConfig, checkpoint_dir: str | Path | None = None):
         self._built_from: Path | None = None
         _ensure_builtin_corpus(cfg.data)
-        super().__init__(cfg, vocab_dir)
+        super().__init__(cfg, checkpoint_dir)
         reduction = str(cfg.model.get("ctc_loss_reduction", "mean"))
         if reduction not in ("mean", "sum"):
             raise ValueError(f"model.ctc_loss_reduction is {reduction!r}; use mean or sum")
@@ -54,27 +54,27 @@ class HFCTCTask(ASRTask):
         )
 
     # ---- hooks of ASRTask ----------------------------------------------------------------------
-    def _vocab(self, vocab_dir):
-        if vocab_dir is not None and (Path(vocab_dir) / "vocab.json").is_file():
+    def _vocab(self, checkpoint_dir):
+        if checkpoint_dir is not None and (Path(checkpoint_dir) / "vocab.json").is_file():
             from seqlab.registry import trusted_hook
 
             # a text hook saved in the vocabulary runs only if the user's config names it too
-            return load_vocab(vocab_dir, hook=trusted_hook(self.cfg))
+            return load_vocab(checkpoint_dir, hook=trusted_hook(self.cfg))
         settings = OmegaConf.to_container(self.cfg.data.get("text") or {}, resolve=True)
         normalizer = ScriptNormalizer(**settings)
         return ScriptCharVocab.from_texts(
             (text for _, _, text, _ in self._scan("train")), normalizer
         )
 
-    def _build_model(self, vocab_dir) -> nn.Module:
+    def _build_model(self, checkpoint_dir) -> nn.Module:
         from seqlab.models.asr.hf_ctc import build_hf_ctc
 
-        saved = Path(vocab_dir) / HF_CONFIG_DIR if vocab_dir is not None else None
+        saved = Path(checkpoint_dir) / HF_CONFIG_DIR if checkpoint_dir is not None else None
         saved = saved if saved is not None and (saved / "config.json").is_file() else None
         if saved is not None:  # read by the family's own config classes (no auto_map), inside
             from seqlab.registry import check_tree_inside
 
-            check_tree_inside(saved, vocab_dir, str(saved))
+            check_tree_inside(saved, checkpoint_dir, str(saved))
         model, self.feature_extractor = build_hf_ctc(self.cfg.model, self.vocab, saved)
         rate = int(self.feature_extractor.sampling_rate)
         if rate != self.sample_rate:
@@ -122,6 +122,16 @@ class HFCTCTask(ASRTask):
         save_hf_config(
             self._recognizer(), self.feature_extractor, self.vocab, Path(directory) / HF_CONFIG_DIR
         )
+
+    def export_formats(self) -> tuple[str, ...]:
+        """``seqlab export --hf``: a plain Hugging Face model directory."""
+        return ("hf",)
+
+    def export(self, fmt: str, path: str | Path) -> Path:
+        """``fmt`` ``"hf"``: :meth:`export_hf`."""
+        if fmt != "hf":
+            return super().export(fmt, path)
+        return self.export_hf(path)
 
     def export_hf(self, directory: str | Path) -> Path:
         """Write a plain Hugging Face model directory (see ``seqlab export --hf``)."""

@@ -21,8 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from seqlab.audio.hifigan_mel import HiFiGANMel
-from seqlab.data.ljspeech import vocoder_data_spec
-from seqlab.engine.task import DataSpec
+from seqlab.engine.task import DataSpec, EvaluableTask
 from seqlab.metrics.audio import multi_resolution_stft_distance, speech_quality
 from seqlab.models.vocoder.discriminators import (
     HiFiGANDiscriminator,
@@ -31,9 +30,10 @@ from seqlab.models.vocoder.discriminators import (
     generator_adversarial_loss,
 )
 from seqlab.models.vocoder.official import load_official_generator
+from seqlab.tasks.vocoder.data import vocoder_data_spec
 
 
-class VocoderTask:
+class VocoderTask(EvaluableTask):
     """HiFi-GAN generator + MPD/MSD discriminators (see the engine's Task protocol).
 
     Config sections: ``model`` (the generator, ``_target_`` + preset/keys), ``discriminator``
@@ -42,12 +42,14 @@ class VocoderTask:
 
     Args:
         cfg: the resolved experiment config.
-        vocab_dir: a checkpoint directory when rebuilt for inference (then ``init_from`` is not
-            read: the checkpoint's weights replace it anyway).
+        checkpoint_dir: a checkpoint directory when rebuilt for inference (then ``init_from`` is
+            not read: the checkpoint's weights replace it anyway).
     """
 
-    def __init__(self, cfg: DictConfig, vocab_dir: str | Path | None = None):
-        self.cfg = cfg
+    kind = "vocoder"
+
+    def __init__(self, cfg: DictConfig, checkpoint_dir: str | Path | None = None):
+        super().__init__(cfg, checkpoint_dir)
         self.sample_rate = int(cfg.data.sample_rate)
         mel = OmegaConf.to_container(cfg.mel, resolve=True)
         loss_f_max = mel.pop("f_max_loss", None)
@@ -69,7 +71,7 @@ class VocoderTask:
         self.lambda_mel = float(cfg.loss.lambda_mel)
         self.lambda_fm = float(cfg.loss.lambda_fm)
         init_from = cfg.get("init_from")
-        if init_from and vocab_dir is None and not cfg.trainer.get("resume_from"):
+        if init_from and checkpoint_dir is None and not cfg.trainer.get("resume_from"):
             load_official_generator(Path(str(init_from)).expanduser(), self.generator)
         self._warned_quality = False
 
@@ -203,16 +205,26 @@ class VocoderTask:
             for i, m, s in zip(o["ids"], o["mel_l1"], o["stft"], strict=True)
         ]
 
+    def export_formats(self) -> tuple[str, ...]:
+        """``seqlab export --hifigan``: the official HiFi-GAN layout."""
+        return ("hifigan",)
+
+    def export(self, fmt: str, path: str | Path) -> Path:
+        """``fmt`` ``"hifigan"``: :meth:`export_official`."""
+        if fmt != "hifigan":
+            return super().export(fmt, path)
+        return self.export_official(path)
+
     def export_official(self, path: str | Path) -> Path:
         """The generator as an official ``g_`` checkpoint plus its ``config.json``."""
         from seqlab.models.vocoder.official import save_official_generator
-        from seqlab.vocoding import official_config
+        from seqlab.tasks.vocoder.vocoding import official_config
 
         return save_official_generator(self.generator, path, official_config(self.cfg))
 
     # ---- inference ---------------------------------------------------------------------------
     def for_inference(self, device: str | torch.device = "cpu"):
         """The Python API object returned by ``seqlab.load`` (``.vocode(...)``)."""
-        from seqlab.vocoding import Vocoder
+        from seqlab.tasks.vocoder.vocoding import Vocoder
 
         return Vocoder(self.generator, self.mel, self.sample_rate, device=device)

@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 from seqlab.data.bucketing import DynamicBucketBatchSampler
 from seqlab.data.librispeech import scan_librispeech
 from seqlab.decoding.lm.neural import import_transformers
-from seqlab.engine.task import DataSpec
+from seqlab.engine.task import DataSpec, EvaluableTask
 from seqlab.text.normalize import normalize_text
 
 logger = logging.getLogger(__name__)
@@ -219,27 +219,32 @@ def collate_sentences(items: list[dict], pad_id: int) -> dict:
     }
 
 
-class LMTask:
+class LMTask(EvaluableTask):
     """Causal LM task (see the engine's Task protocol in seqlab/engine/task.py).
 
     Args:
         cfg: the resolved experiment config (tokenizer, model, data, ...).
-        vocab_dir: a checkpoint directory whose ``hf/`` tokenizer to use instead of building one.
+        checkpoint_dir: a checkpoint directory whose ``hf/`` tokenizer to use instead of
+            building one.
     """
 
-    def __init__(self, cfg: DictConfig, vocab_dir: str | Path | None = None):
+    kind = "lm"
+
+    def __init__(self, cfg: DictConfig, checkpoint_dir: str | Path | None = None):
+        super().__init__(cfg, checkpoint_dir)
         transformers = import_transformers()
-        self.cfg = cfg
-        if vocab_dir is None and cfg.trainer.get("resume_from"):
+        if checkpoint_dir is None and cfg.trainer.get("resume_from"):
             from seqlab.engine.checkpoint import resolve_checkpoint
 
-            vocab_dir = resolve_checkpoint(cfg.trainer.resume_from)
+            checkpoint_dir = resolve_checkpoint(cfg.trainer.resume_from)
         self._train_sentences: list[Sentence] | None = None
-        hf_dir = Path(vocab_dir) / "hf" if vocab_dir is not None else None
+        hf_dir = Path(checkpoint_dir) / "hf" if checkpoint_dir is not None else None
         if hf_dir is not None and (hf_dir / "tokenizer.json").is_file():
             from seqlab.registry import check_tree_inside
 
-            check_tree_inside(hf_dir, vocab_dir, str(hf_dir))  # no symlink out of the checkpoint
+            check_tree_inside(
+                hf_dir, checkpoint_dir, str(hf_dir)
+            )  # no symlink out of the checkpoint
             # never the code an auto_map in a loaded tokenizer_config.json may name
             self.tokenizer = transformers.AutoTokenizer.from_pretrained(
                 hf_dir, trust_remote_code=False

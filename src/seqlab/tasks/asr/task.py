@@ -25,7 +25,7 @@ from seqlab.data.collate import collate_asr
 from seqlab.data.index import build_index
 from seqlab.data.librispeech import scan_librispeech
 from seqlab.data.manifest import scan_manifest
-from seqlab.engine.task import DataSpec
+from seqlab.engine.task import DataSpec, DecodingOption, EvaluableTask
 from seqlab.metrics.asr import corpus_wer_cer, utterance_scores
 from seqlab.text.normalize import normalize_text
 from seqlab.text.vocab import build_vocab, load_vocab
@@ -61,29 +61,33 @@ def _cache_dir() -> Path:
     return Path(os.environ.get("SEQLAB_CACHE_DIR", "~/.cache/seqlab")).expanduser()
 
 
-class ASRTask:
-    """CTC speech recognition task (see the engine's Task protocol in seqlab/engine/task.py).
+class ASRTask(EvaluableTask):
+    """CTC speech recognition task (see the protocols in seqlab/engine/task.py).
 
     Args:
         cfg: the resolved experiment config (model, data, features, augment, decoder, ...).
-        vocab_dir: load the vocabulary from here (a checkpoint directory) instead of building it.
+        checkpoint_dir: load the vocabulary from here (a checkpoint directory) instead of
+            building it.
     """
 
-    def __init__(self, cfg: DictConfig, vocab_dir: str | Path | None = None):
-        self.cfg = cfg
+    kind = "asr"
+
+    def __init__(self, cfg: DictConfig, checkpoint_dir: str | Path | None = None):
+        super().__init__(cfg, checkpoint_dir)
         self.sample_rate = int(cfg.data.sample_rate)
         self._left_out: dict[str, list[dict]] = {}  # split -> items left out (see left_out)
-        if vocab_dir is None and cfg.trainer.get("resume_from"):
+        if checkpoint_dir is None and cfg.trainer.get("resume_from"):
             from seqlab.engine.checkpoint import resolve_checkpoint
 
-            vocab_dir = resolve_checkpoint(cfg.trainer.resume_from)
-        self.vocab = self._vocab(vocab_dir)
-        self.model = self._build_model(vocab_dir)
+            checkpoint_dir = resolve_checkpoint(cfg.trainer.resume_from)
+        self.vocab = self._vocab(checkpoint_dir)
+        self.model = self._build_model(checkpoint_dir)
         self.ctc_loss = nn.CTCLoss(blank=self.vocab.blank_id, reduction="sum", zero_infinity=True)
         self._decoder = None  # built from cfg.decoder on first use (an LM loads only then)
-        self.keep_log_probs = False  # seqlab eval sets it to decode one forward pass several ways
+        self._decoding: DecodingOption | None = None  # what _decoder was built from (use_decoding)
+        self._keep_log_probs = False  # set by use_decoding(redecodable=True)
 
-    def _build_model(self, vocab_dir) -> nn.Module:
+    def _build_model(self, checkpoint_dir) -> nn.Module:
         """The recognizer of ``cfg.model``: log-mel + augmentations + encoder."""
         cfg = self.cfg
         # window and hop in ms (or in samples in configs saved before): audio/features.py
@@ -141,7 +145,7 @@ class ASRTask:
         loss_sum = self._ctc(log_probs, out_lengths, batch)
         hyps = self.decode(log_probs, out_lengths)
         extra = {}
-        if self.keep_log_probs:  # (T_i, V) float32 arrays on the CPU, one per utterance
+        if self._keep_log_probs:  # (T_i, V) float32 arrays on the CPU, one per utterance
             lp = log_probs.float().cpu().numpy()
             extra["log_probs"] = [lp[i, :n] for i, n in enumerate(out_lengths.tolist())]
         return {
@@ -208,17 +212,58 @@ class ASRTask:
         """Transcripts of ``(B, T', V)`` log-probs with the configured decoder."""
         return self.decoder.decode(log_probs, lengths)
 
-    def redecode(self, outputs: list[dict], decoder) -> list[dict]:
-        """``outputs`` of :meth:`validation_step` (kept log-probs) with hypotheses from ``decoder``."""
+    def decoding_option(self, cfg: DictConfig) -> DecodingOption:
+        """A decoder configuration (the ``decoder`` group's keys) as a :class:`DecodingOption`."""
+        from seqlab.decoding.factory import describe
+
+        return DecodingOption(
+            describe(cfg), OmegaConf.to_container(cfg, resolve=True), scores=("wer", "cer")
+        )
+
+    def decoding_options(self) -> list[DecodingOption]:
+        """Greedy, beam, beam + LM(s) as ``cfg.decoder`` asks (``decoding/factory.decoder_ladder``)."""
+        if "decoder" not in self.cfg:
+            return []
+        from seqlab.decoding.factory import decoder_ladder
+
+        return [self.decoding_option(cfg) for cfg in decoder_ladder(self.cfg.decoder)]
+
+    def use_decoding(self, option: DecodingOption | None = None, redecodable: bool = False) -> None:
+        """Decode with ``option`` (None: ``cfg.decoder``); ``redecodable`` keeps the log-probs of
+        every utterance in the validation outputs (``log_probs``: ``(T_i, V)`` float32 arrays)."""
+        from seqlab.decoding.factory import build_decoder
+
+        self._decoder = None if option is None else build_decoder(option.config, self.vocab)
+        self._decoding = option
+        self._keep_log_probs = bool(redecodable)
+
+    def redecode(self, outputs: list[dict], option: DecodingOption) -> list[dict]:
+        """``outputs`` of :meth:`validation_step` (kept log-probs) with hypotheses decoded with
+        ``option`` (the decoder :meth:`use_decoding` built for it, if it is the current one)."""
+        from seqlab.decoding.factory import build_decoder
+
         if any("log_probs" not in out for out in outputs):
-            raise ValueError("redecode needs validation outputs made with keep_log_probs=True")
+            raise ValueError(
+                "redecode needs validation outputs made after use_decoding(..., redecodable=True)"
+            )
+        if option == self._decoding and self._decoder is not None:
+            decoder = self._decoder
+        else:
+            decoder = build_decoder(option.config, self.vocab)
         # all utterances in one call: the decoder groups them and spreads them over its workers
         hyps = iter(decoder.decode([lp for out in outputs for lp in out["log_probs"]]))
-        return [{**out, "hyps": [next(hyps) for _ in out["log_probs"]]} for out in outputs]
+        # the kept log-probs stay in ``outputs`` (for the next option), not in what is returned
+        return [
+            {
+                **{k: v for k, v in out.items() if k != "log_probs"},
+                "hyps": [next(hyps) for _ in out["log_probs"]],
+            }
+            for out in outputs
+        ]
 
     def for_inference(self, device: str | torch.device = "cpu"):
         """The Python API object returned by ``seqlab.load``."""
-        from seqlab.inference import ASRModel
+        from seqlab.tasks.asr.recognizer import ASRModel
 
         return ASRModel(self, device=device)
 
@@ -236,12 +281,12 @@ class ASRTask:
             batch["token_lengths"],
         )
 
-    def _vocab(self, vocab_dir):
-        if vocab_dir is not None and (Path(vocab_dir) / "vocab.json").is_file():
+    def _vocab(self, checkpoint_dir):
+        if checkpoint_dir is not None and (Path(checkpoint_dir) / "vocab.json").is_file():
             from seqlab.registry import trusted_hook
 
             # a text hook saved in the vocabulary runs only if the user's config names it too
-            return load_vocab(vocab_dir, hook=trusted_hook(self.cfg))
+            return load_vocab(checkpoint_dir, hook=trusted_hook(self.cfg))
         kind = self.cfg.data.get("vocab", "char")
         if kind == "char":
             return build_vocab("char")

@@ -11,7 +11,32 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from seqlab.evaluation import collect_log_probs, run_dir_of, write_json_atomic
+from seqlab.evaluation import forward_split, output_dir_of, run_dir_of, write_json_atomic
+from seqlab.inference import load_task
+
+
+def collect_log_probs(
+    checkpoint: str | Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    split: str = "val",
+    device: str = "cpu",
+    num_workers: int = 1,
+    command: str = "seqlab tune-decoder",
+):
+    """Run a CTC checkpoint over ``split`` once (greedy) and keep its log-probs for decoding many ways.
+
+    Returns:
+        ``(task, checkpoint_dir, outputs)``; ``task.redecode(outputs, task.decoding_option(cfg))``
+        decodes them with the decoder configuration ``cfg``, ``o["log_probs"]`` are the
+        ``(T_i, V)`` float32 arrays.
+
+    Raises:
+        WrongKindError (a ``ConfigError``): the checkpoint is not a speech recognizer.
+    """
+    task, ckpt = load_task(checkpoint, overrides, kind="asr", command=command)
+    greedy = task.decoding_option(OmegaConf.create({"type": "greedy"}))
+    task.use_decoding(greedy, redecodable=True)
+    return task, ckpt, forward_split(task, output_dir_of(ckpt), split, device, num_workers)
 
 
 def tune_decoder(
@@ -37,9 +62,6 @@ def tune_decoder(
     Returns:
         ``{"best": row, "greedy": row, "rows": [...], "table": str, "path": str, ...}``.
     """
-    from seqlab.decoding.ctc_greedy import GreedyDecoder
-    from seqlab.decoding.factory import build_decoder
-
     if not alphas or not betas:
         raise ValueError("tune-decoder needs at least one alpha and one beta")
     task, ckpt, outputs = collect_log_probs(checkpoint, overrides, split, device)
@@ -50,14 +72,15 @@ def tune_decoder(
             "a Hugging Face causal-LM directory)"
         )
     n_items = sum(len(o["log_probs"]) for o in outputs)
-    greedy = task.validation_end(task.redecode(outputs, GreedyDecoder(task.vocab)))
+    greedy_option = task.decoding_option(OmegaConf.create({"type": "greedy"}))
+    greedy = task.validation_end(task.redecode(outputs, greedy_option))
     rows = []
     for alpha in alphas:
         for beta in betas:
-            cfg = OmegaConf.merge(base, {"alpha": alpha, "beta": beta})
-            decoder = build_decoder(cfg, task.vocab)
+            option = task.decoding_option(OmegaConf.merge(base, {"alpha": alpha, "beta": beta}))
+            task.use_decoding(option, redecodable=True)  # builds the decoder (not timed)
             t0 = time.perf_counter()
-            metrics = task.validation_end(task.redecode(outputs, decoder))
+            metrics = task.validation_end(task.redecode(outputs, option))
             seconds = time.perf_counter() - t0
             rows.append(
                 {

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from pathlib import Path
 
 import torch
@@ -20,7 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from torch import nn
 
-from seqlab.engine.task import DataSpec
+from seqlab.engine.task import DataSpec, DecodingOption, EvaluableTask
 
 
 def teacher_forcing_ratio(cfg, epoch: int) -> float:
@@ -37,26 +36,29 @@ def teacher_forcing_ratio(cfg, epoch: int) -> float:
     return max(floor, min(1.0, start - float(cfg.get("decrease", 0.0)) * epochs_decreasing))
 
 
-class MTTask:
+class MTTask(EvaluableTask):
     """Translation task (see the engine's Task protocol in seqlab/engine/task.py).
 
     Args:
         cfg: the resolved experiment config (model, data, vocab, loss, teacher_forcing, generation).
-        vocab_dir: load the vocabularies from here (a checkpoint directory) instead of building them.
+        checkpoint_dir: load the vocabularies from here (a checkpoint directory) instead of
+            building them.
     """
 
-    def __init__(self, cfg: DictConfig, vocab_dir: str | Path | None = None):
-        self.cfg = cfg
+    kind = "mt"
+
+    def __init__(self, cfg: DictConfig, checkpoint_dir: str | Path | None = None):
+        super().__init__(cfg, checkpoint_dir)
         data = cfg.data
         self.src_lang, self.tgt_lang = str(data.src_lang), str(data.tgt_lang)
         self._pairs_cache: dict[str, tuple[list, list]] = {}
         self._left_out: dict[str, list[dict]] = {}  # split -> pairs left out (see left_out)
         self._tokenized: bool | None = None  # the corpus is Moses-tokenised text (see pairs)
-        if vocab_dir is None and cfg.trainer.get("resume_from"):
+        if checkpoint_dir is None and cfg.trainer.get("resume_from"):
             from seqlab.engine.checkpoint import resolve_checkpoint
 
-            vocab_dir = resolve_checkpoint(cfg.trainer.resume_from)
-        self.src_vocab, self.tgt_vocab = self._vocabs(vocab_dir)
+            checkpoint_dir = resolve_checkpoint(cfg.trainer.resume_from)
+        self.src_vocab, self.tgt_vocab = self._vocabs(checkpoint_dir)
         tgt = self.tgt_vocab
         self.model = instantiate(
             cfg.model,
@@ -73,7 +75,7 @@ class MTTask:
         )
         self.nll = nn.CrossEntropyLoss(ignore_index=tgt.pad_id, reduction="sum")
         self.teacher_forcing = teacher_forcing_ratio(cfg.get("teacher_forcing"), 0)
-        self.use_beam = False  # seqlab eval switches validation_step to the generation settings
+        self._use_beam = False  # use_decoding(None): validation_step decodes as generation says
 
     # ---- the engine's contract -------------------------------------------------------------
     def models(self) -> dict[str, nn.Module]:
@@ -118,7 +120,7 @@ class MTTask:
             batch["src"], batch["src_lengths"], batch["tgt_in"], teacher_forcing=1.0
         )
         free = self.model(batch["src"], batch["src_lengths"], batch["tgt_in"], teacher_forcing=0.0)
-        hyps = self.translate_batch(batch["src"], batch["src_lengths"], beam=self.use_beam)
+        hyps = self.translate_batch(batch["src"], batch["src_lengths"], beam=self._use_beam)
         return {
             "loss_sum": float(self.criterion(logits.float().flatten(0, 1), tgt_out)),
             "nll_sum": float(self.nll(logits.float().flatten(0, 1), tgt_out)),
@@ -193,9 +195,10 @@ class MTTask:
             "signatures": getattr(self, "_signatures", {}),  # set by validation_end
         }
 
-    def for_evaluation(self) -> None:
-        """``seqlab eval`` decodes with the generation settings (beam search) instead of greedy."""
-        self.use_beam = True
+    def use_decoding(self, option: DecodingOption | None = None, redecodable: bool = False) -> None:
+        """``seqlab eval`` decodes with the ``generation`` settings (beam search) instead of
+        greedy; translation has no other decoding options (``redecodable`` is not needed)."""
+        self._use_beam = True
 
     def examples(self, outputs: list[dict], n: int = 8) -> dict:
         rows = self.eval_rows(outputs[:1] if outputs else [])[:n]
@@ -208,6 +211,10 @@ class MTTask:
         self.tgt_vocab.save(directory, "tgt")
 
     def for_inference(self, device: str | torch.device = "cpu"):
+        """The Python API object returned by ``seqlab.load``: a
+        :class:`~seqlab.tasks.mt.translator.Translator`."""
+        from seqlab.tasks.mt.translator import Translator
+
         return Translator(self, device)
 
     # ---- decoding ---------------------------------------------------------------------------------
@@ -352,11 +359,11 @@ class MTTask:
         self._pairs_cache[split] = (kept, bad)
         return kept, bad
 
-    def _vocabs(self, vocab_dir):
+    def _vocabs(self, checkpoint_dir):
         from seqlab.text.mt_vocab import build_mt_vocabs, load_mt_vocab
 
-        if vocab_dir is not None and any(Path(vocab_dir).glob("src_vocab.json")):
-            return load_mt_vocab(vocab_dir, "src"), load_mt_vocab(vocab_dir, "tgt")
+        if checkpoint_dir is not None and any(Path(checkpoint_dir).glob("src_vocab.json")):
+            return load_mt_vocab(checkpoint_dir, "src"), load_mt_vocab(checkpoint_dir, "tgt")
         v = self.cfg.vocab
         pairs, _ = self.pairs("train")
         return build_mt_vocabs(
@@ -407,132 +414,3 @@ class MTTask:
             sampler,
             lambda batch: collate_mt(batch, pad, self.tgt_vocab.bos_id, self.tgt_vocab.eos_id),
         )
-
-
-class Translator:
-    """A trained translation model: ``translate(lines)`` -> detokenised translations.
-
-    Args:
-        task: an :class:`MTTask` with its weights loaded.
-        device: where to run the model.
-    """
-
-    def __init__(self, task: MTTask, device: str | torch.device = "cpu"):
-        self.task = task
-        self.device = torch.device(device)
-        task.model.to(self.device).eval()
-
-    @property
-    def limits(self) -> dict[str, int]:
-        """The longest source the model takes, by what limits it: ``data.max_src_tokens``
-        (whitespace tokens: the longest sources it was trained on) and, with learned positions,
-        ``model.max_positions`` (vocabulary ids: its position table ends there)."""
-        limits = {}
-        if self.task.cfg.data.get("max_src_tokens"):
-            limits["data.max_src_tokens"] = int(self.task.cfg.data.max_src_tokens)
-        if getattr(self.task.model, "max_decode_len", None):
-            limits["model.max_positions"] = int(self.task.model.max_decode_len)
-        return limits
-
-    def _overflow(self, text: str) -> tuple[str, int, int] | None:
-        """``(limit name, length, limit)`` of the first limit ``text`` exceeds, or None."""
-        for name, limit in self.limits.items():
-            n = (
-                len(text.split())
-                if name == "data.max_src_tokens"
-                else len(self.task.src_vocab.encode(text))
-            )
-            if n > limit:
-                return name, n, limit
-        return None
-
-    def split_long(self, line: str) -> list[str]:
-        """``line`` in pieces that each fit the model: whole sentences (ending in . ! ? ; :) packed
-        together while they fit, and a sentence too long alone cut into windows of words."""
-        sentences, current = [], []
-        for word in line.split():
-            current.append(word)
-            if word[-1] in ".!?;:":
-                sentences.append(current)
-                current = []
-        if current:
-            sentences.append(current)
-        pieces, piece = [], []
-        for sentence in sentences:
-            if not self._overflow(" ".join(piece + sentence)):
-                piece += sentence
-                continue
-            if piece:
-                pieces.append(piece)
-            piece = sentence
-            while self._overflow(" ".join(piece)):  # a window: the longest prefix that fits
-                n = len(piece) - 1
-                while n > 1 and self._overflow(" ".join(piece[:n])):
-                    n -= 1
-                pieces.append(piece[:n])
-                piece = piece[n:]
-        if piece:
-            pieces.append(piece)
-        return [" ".join(p) for p in pieces]
-
-    def translate(
-        self, lines: list[str], batch_size: int = 64, first_line: int = 1, **generation
-    ) -> list[str]:
-        """Translate source lines (tokenised like the training data); generation keys override
-        the checkpoint's (``beam_size``, ``length_penalty``, ``lp_alpha``, ``max_len_ratio``).
-
-        Always one output per line: an empty or blank line gives "". A line longer than the model
-        takes (:attr:`limits`) is translated in pieces (:meth:`split_long`) whose translations are
-        joined, with a ``UserWarning`` naming the line (``first_line`` numbers the first one)."""
-        from seqlab.data.parallel import collate_mt
-
-        vocab = self.task.src_vocab
-        units: list[tuple[int, str]] = []  # (line index, source text) actually translated
-        for i, line in enumerate(lines):
-            if not vocab.encode(line):
-                continue  # empty or blank: an empty translation, without the model
-            overflow = self._overflow(line)
-            if overflow is None:
-                units.append((i, line))
-                continue
-            pieces = self.split_long(line)
-            name, n, limit = overflow
-            warnings.warn(
-                f"line {first_line + i}: {n} tokens is longer than the model's maximum of {limit} "
-                f"({name}); translated in {len(pieces)} pieces, split at sentence punctuation "
-                "(or in windows of words) and joined",
-                UserWarning,
-                stacklevel=2,
-            )
-            units.extend((i, piece) for piece in pieces)
-        texts = [text for _, text in units]
-        hyps: list[str] = [""] * len(units)
-        order = sorted(range(len(units)), key=lambda u: len(texts[u].split()))
-        beam = int(generation.get("beam_size", self.task.cfg.generation.get("beam_size", 1))) > 1
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]
-            items = [
-                {
-                    "id": str(u),
-                    "src_ids": vocab.encode(texts[u]),
-                    "tgt_ids": [],
-                    "src_text": texts[u],
-                    "tgt_text": "",
-                }
-                for u in chunk
-            ]
-            tgt = self.task.tgt_vocab
-            batch = collate_mt(items, tgt.pad_id, tgt.bos_id, tgt.eos_id)
-            out = self.task.translate_batch(
-                batch["src"].to(self.device),
-                batch["src_lengths"].to(self.device),
-                beam=beam,
-                **generation,
-            )
-            for u, hyp in zip(chunk, out, strict=True):
-                hyps[u] = hyp
-        joined: list[list[str]] = [[] for _ in lines]
-        for (i, _), hyp in zip(units, hyps, strict=True):
-            if hyp:
-                joined[i].append(hyp)
-        return [" ".join(parts) for parts in joined]
