@@ -7,7 +7,7 @@ import math
 import kenlm
 import pytest
 
-from seqlab.data.synth_text import SentenceGenerator
+from seqlab.corpora.synth_text import SentenceGenerator
 from seqlab.decoding.lm import LanguageModel, load_lm, sentence_scores_by_words
 from seqlab.decoding.ngram_lm import NGramLM, read_arpa_unigrams
 from seqlab.lm.kneser_ney import build_arpa

@@ -183,7 +183,7 @@ def ensure_builtin_corpus(data_cfg) -> None:
             return
         if (root / "metadata.csv").exists():
             return  # a corpus of the user's own (no corpus.json): never overwrite it
-        from seqlab.data.synth_ljspeech import build_ljspeech_corpus
+        from seqlab.corpora.synth_ljspeech import build_ljspeech_corpus
 
         hours, seed = float(data_cfg.get("corpus_hours", 0.3)), int(data_cfg.get("corpus_seed", 0))
         print(f"[data] building the built-in LJSpeech-layout corpus ({hours} h) in {root} ...")

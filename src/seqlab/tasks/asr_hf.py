@@ -140,7 +140,7 @@ def _ensure_builtin_corpus(data: DictConfig) -> None:
     import os
     import time
 
-    from seqlab.data.synth_speech_lang import build_lang_corpus
+    from seqlab.corpora.synth_speech_lang import build_lang_corpus
 
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 builds, the others wait
         while not (Path(data.root) / "corpus.json").is_file():

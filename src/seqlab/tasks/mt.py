@@ -288,7 +288,7 @@ class MTTask:
         ensure_corpus(data, [str(data[s]) for s in ("train", "val", "test") if data.get(s)])
         root = Path(self.cfg.data.root)
         if not root.exists() and self.cfg.data.get("build_if_missing", False):
-            from seqlab.data.synth_mt import build_mt_corpus
+            from seqlab.corpora.mt.corpus import build_mt_corpus
 
             print(f"[mt] building the built-in German-English corpus in {root} ...", flush=True)
             build_mt_corpus(root, seed=int(self.cfg.data.get("corpus_seed", 0)))
