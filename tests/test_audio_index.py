@@ -1,4 +1,5 @@
-"""The one audio index: the ASR index and the vocoder's read, cache and check audio the same way."""
+"""The one audio index (the ASR index and the vocoder's read, cache and check audio the same way)
+and the one cache directory."""
 
 import json
 
@@ -7,6 +8,7 @@ import pytest
 import soundfile
 
 from seqlab.data import index as index_module
+from seqlab.data.cache import cache_dir
 from seqlab.data.index import build_index, scan_audio
 from seqlab.data.vocoder_dataset import index_audio
 from seqlab.text.vocab import CharVocab
@@ -95,3 +97,12 @@ def test_a_cached_entry_without_a_peak_is_read_again_when_verifying(items, tmp_p
     assert facts[str(tmp_path / "good.wav")].peak == pytest.approx(0.3, abs=1e-3)
     # A headers-only scan takes a decoded entry as it is.
     assert scan_audio([tmp_path / "good.wav"], cache).popitem()[1].frames == SR // 2
+
+
+def test_cache_dir_follows_the_environment_at_each_call(tmp_path, monkeypatch):
+    monkeypatch.delenv("SEQLAB_CACHE_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert cache_dir() == tmp_path / "home" / ".cache" / "seqlab"
+    monkeypatch.setenv("SEQLAB_CACHE_DIR", str(tmp_path / "elsewhere"))
+    assert cache_dir() == tmp_path / "elsewhere"
+    assert not (tmp_path / "elsewhere").exists()  # only named, never created here

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from seqlab.data.cache import cache_dir
 from seqlab.data.index import RawItem
 from seqlab.data.vocoder_dataset import (
     SegmentBatchSampler,
@@ -191,7 +192,7 @@ def ensure_builtin_corpus(data_cfg) -> None:
 
 
 def _cache_path(data_cfg, split: str, verify: bool) -> Path:
-    base = Path(os.environ.get("SEQLAB_CACHE_DIR", "~/.cache/seqlab")).expanduser()
+    base = cache_dir()
     key = repr((str(Path(data_cfg.root).resolve()), "ljspeech-vocoder", split, verify))
     return base / "index" / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.jsonl"
 

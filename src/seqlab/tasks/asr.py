@@ -7,7 +7,6 @@ inside the model's forward, on the training device, in batch.
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -21,6 +20,7 @@ from seqlab.audio.augment import AugmentPipeline
 from seqlab.audio.features import LogMelSpectrogram, compute_global_stats
 from seqlab.data.asr_dataset import ASRDataset
 from seqlab.data.bucketing import DynamicBucketBatchSampler
+from seqlab.data.cache import cache_dir as _cache_dir
 from seqlab.data.collate import collate_asr
 from seqlab.data.index import build_index
 from seqlab.data.librispeech import scan_librispeech
@@ -55,10 +55,6 @@ class CTCRecognizer(nn.Module):
     def output_lengths(self, sample_lengths: torch.Tensor) -> torch.Tensor:
         """Output frames (CTC time steps) of ``(B,)`` sample counts."""
         return self.encoder.output_lengths(self.features.frame_lengths(sample_lengths))
-
-
-def _cache_dir() -> Path:
-    return Path(os.environ.get("SEQLAB_CACHE_DIR", "~/.cache/seqlab")).expanduser()
 
 
 class ASRTask:
