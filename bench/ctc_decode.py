@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from seqlab.decoding.ctc_beam import CTCBeamSearchDecoder
-from seqlab.decoding.factory import GreedyDecoder
+from seqlab.decoding.ctc_greedy import GreedyDecoder
 from seqlab.decoding.lm import load_lm
 from seqlab.evaluation import collect_log_probs
 from seqlab.metrics.asr import corpus_wer_cer
@@ -84,7 +84,7 @@ def main() -> None:
         raise SystemExit("no checkpoint: run `make demo` first or pass --checkpoint")
     lm_path = Path(args.lm) if args.lm else Path(args.data) / f"lm_{args.order}gram.arpa"
     if not lm_path.is_file():
-        from seqlab.lm.kneser_ney import build_arpa
+        from seqlab.decoding.lm.kneser_ney import build_arpa
 
         print(f"building {lm_path} from {Path(args.data) / 'lm_corpus.txt'} ...")
         build_arpa(Path(args.data) / "lm_corpus.txt", lm_path, order=args.order)

@@ -144,9 +144,10 @@ def test_beam_one_without_lm_is_greedy():
         np.stack([_random_log_probs(rng, 40, len(TOKENS), 3.0) for _ in range(6)])
     )
     lengths = torch.tensor([40, 33, 1, 0, 17, 40])
-    greedy = ctc_greedy_decode(lp, lengths)
+    greedy_tokens, greedy_scores = ctc_greedy_decode(lp, lengths)
     decoded = CTCBeamSearchDecoder(TOKENS, beam_size=1).decode_batch(lp, lengths)
-    assert [h[0].tokens for h in decoded] == greedy
+    assert [h[0].tokens for h in decoded] == greedy_tokens
+    assert [h[0].score for h in decoded] == greedy_scores
 
 
 def test_wide_beam_agrees_with_greedy_on_peaky_outputs():
@@ -159,7 +160,7 @@ def test_wide_beam_agrees_with_greedy_on_peaky_outputs():
         frames.append(row - np.log(np.exp(row).sum()))
     lp = np.stack(frames)
     beam = CTCBeamSearchDecoder(TOKENS, beam_size=8).decode_batch([lp])[0][0]
-    assert beam.tokens == ctc_greedy_decode(torch.from_numpy(lp)[None], torch.tensor([60]))[0]
+    assert beam.tokens == ctc_greedy_decode(torch.from_numpy(lp)[None], torch.tensor([60]))[0][0]
 
 
 def test_alpha_zero_equals_no_lm():
@@ -256,7 +257,7 @@ def test_pruning_keeps_the_beam_bounded_and_bad_input_is_named():
 def test_texts_are_single_spaced_on_every_path():
     """Tokens " a  b " (delimiters first, twice in a row, last) give the text "a b" whichever
     path made the hypothesis: best path, beam, beam + LM, every n-best entry, the greedy decoder."""
-    from seqlab.decoding.factory import GreedyDecoder
+    from seqlab.decoding.ctc_greedy import GreedyDecoder
     from seqlab.text.vocab import CharVocab
 
     spelled = [1, 2, 1, 0, 1, 3, 1]  # " ", a, " ", blank, " ", b, " "
@@ -344,7 +345,7 @@ def assert_groups_decode_as_alone(make_decoder, items, seed=0, workers=1):
 
 @pytest.fixture(scope="module")
 def word_arpa(tmp_path_factory):
-    from seqlab.lm.kneser_ney import build_arpa
+    from seqlab.decoding.lm.kneser_ney import build_arpa
 
     directory = tmp_path_factory.mktemp("words-lm")
     (directory / "corpus.txt").write_text("\n".join(WORD_CORPUS) + "\n")
@@ -362,7 +363,7 @@ def word_arpa(tmp_path_factory):
     ids=["chars", "chars-tight", "pieces"],
 )
 def test_groups_with_an_ngram_lm_decode_as_alone(word_arpa, tokens, n, settings):
-    from seqlab.decoding.ngram_lm import NGramLM
+    from seqlab.decoding.lm.ngram import NGramLM
 
     lm = NGramLM(word_arpa)
     settings = {"beam_size": 8, "nbest": 3, **settings}
@@ -376,7 +377,7 @@ def test_groups_with_an_ngram_lm_decode_as_alone(word_arpa, tokens, n, settings)
 
 
 def test_groups_in_worker_processes_and_without_lm_decode_as_alone(word_arpa):
-    from seqlab.decoding.ngram_lm import NGramLM
+    from seqlab.decoding.lm.ngram import NGramLM
 
     items = peaky_inputs(1, 40, len(CHARS))
     lm = NGramLM(word_arpa)
@@ -401,7 +402,7 @@ def test_a_nudge_far_below_any_score_gap_changes_no_hypothesis(word_arpa):
     tied with the beam's last place is kept or lost by a float's last bit."""
     import zlib
 
-    from seqlab.decoding.ngram_lm import NGramLM
+    from seqlab.decoding.lm.ngram import NGramLM
 
     class Nudged(NGramLM):
         def score_words(self, requests):

@@ -12,7 +12,7 @@ import seqlab  # noqa: E402
 from seqlab.cli import train  # noqa: E402
 from seqlab.corpora.synth_text import SentenceGenerator  # noqa: E402
 from seqlab.decoding.lm import load_lm  # noqa: E402
-from seqlab.decoding.neural_lm import HFCausalLM  # noqa: E402
+from seqlab.decoding.lm.neural import HFCausalLM  # noqa: E402
 from seqlab.evaluation import evaluate  # noqa: E402
 from seqlab.inference import load_task  # noqa: E402
 

@@ -10,7 +10,7 @@ transformers = pytest.importorskip("transformers")
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers  # noqa: E402
 
 from seqlab.decoding.lm import load_lm, sentence_scores_by_words  # noqa: E402
-from seqlab.decoding.neural_lm import HFCausalLM  # noqa: E402
+from seqlab.decoding.lm.neural import HFCausalLM  # noqa: E402
 
 TEXT = [
     "the cat sat on the mat",
@@ -209,8 +209,8 @@ def test_histories_longer_than_the_context_use_its_last_tokens(tmp_path):
 
 
 def test_rescoring_decoder_orders_by_the_fused_score(lm_dir):
-    from seqlab.decoding.ctc_beam import Hypothesis
     from seqlab.decoding.factory import RescoringDecoder
+    from seqlab.decoding.hypothesis import Hypothesis
 
     lm = HFCausalLM(lm_dir)
     good, bad = "the cat sat on the mat", "mat the on sat cat the"

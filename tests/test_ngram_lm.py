@@ -9,8 +9,8 @@ import pytest
 
 from seqlab.corpora.synth_text import SentenceGenerator
 from seqlab.decoding.lm import LanguageModel, load_lm, sentence_scores_by_words
-from seqlab.decoding.ngram_lm import NGramLM, read_arpa_unigrams
-from seqlab.lm.kneser_ney import build_arpa
+from seqlab.decoding.lm.kneser_ney import build_arpa
+from seqlab.decoding.lm.ngram import NGramLM, read_arpa_unigrams
 from seqlab.text.normalize import normalize_text
 
 LN10 = math.log(10.0)

@@ -75,3 +75,22 @@ def test_sentencepiece_trains_and_round_trips(tmp_path):
 def test_sentencepiece_too_large_vocab_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="smaller vocab_size"):
         SentencePieceVocab.train(["ab ba"] * 5, vocab_size=500)
+
+
+@pytest.mark.parametrize(
+    ("raw", "english", "script", "script_no_apostrophe"),
+    [
+        ("don't", "don't", "don't", "don t"),
+        ("o''clock", "oclock", "o clock", "o clock"),  # a dropped apostrophe: "" vs a space
+        ("'tis the dogs'", "tis the dogs", "tis the dogs", "tis the dogs"),
+        ("end.Next - a/b", "end next a b", "end next a b", "end next a b"),
+    ],
+)
+def test_one_punctuation_rule_for_both_recipes(raw, english, script, script_no_apostrophe):
+    """normalize_text and ScriptNormalizer share drop_punctuation; only what an apostrophe that
+    is not kept becomes differs (as it did before they shared it)."""
+    from seqlab.text.script_normalize import ScriptNormalizer
+
+    assert normalize_text(raw) == english
+    assert ScriptNormalizer()(raw) == script
+    assert ScriptNormalizer(keep_apostrophe=False)(raw) == script_no_apostrophe

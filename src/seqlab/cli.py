@@ -370,7 +370,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_lm(args: argparse.Namespace) -> int:
     if args.lm_command == "build-ngram":
-        from seqlab.lm.kneser_ney import build_arpa
+        from seqlab.decoding.lm.kneser_ney import build_arpa
 
         text = Path(args.text)
         if not text.is_file():
@@ -656,7 +656,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     lm_path = data / f"lm_{DEMO_LM_ORDER}gram.arpa"
     t2 = time.perf_counter()
     if not lm_path.is_file():
-        from seqlab.lm.kneser_ney import build_arpa
+        from seqlab.decoding.lm.kneser_ney import build_arpa
 
         print(f"[demo] building a {DEMO_LM_ORDER}-gram LM from {data / 'lm_corpus.txt'} ...")
         build_arpa(data / "lm_corpus.txt", lm_path, order=DEMO_LM_ORDER)

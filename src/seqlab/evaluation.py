@@ -53,7 +53,7 @@ def _forward_split(
         num_workers=num_workers,
     )
     if keep_log_probs:  # greedy during the forward pass; the decoders run afterwards
-        from seqlab.decoding.factory import GreedyDecoder
+        from seqlab.decoding.ctc_greedy import GreedyDecoder
 
         task.keep_log_probs = True
         task._decoder = GreedyDecoder(task.vocab)

@@ -186,14 +186,14 @@ class ASRModel:
         sample_rate: int | None = None,
         batch_size: int = 8,
     ):
-        """Like :meth:`transcribe`, but n-best lists of :class:`seqlab.decoding.ctc_beam.Hypothesis`
+        """Like :meth:`transcribe`, but n-best lists of :class:`seqlab.decoding.hypothesis.Hypothesis`
         (``decoder.nbest`` long; one entry for greedy decoding).
 
         Raises (naming the file, or ``input N`` for arrays): ``FileNotFoundError``,
         ``IsADirectoryError``, ``ValueError`` for undecodable files, NaN/inf samples and clips
         shorter than :attr:`min_samples`. Digital silence gives an empty transcript and an
         :class:`InputWarning`."""
-        from seqlab.decoding.ctc_beam import Hypothesis
+        from seqlab.decoding.hypothesis import Hypothesis
 
         single = isinstance(inputs, (str, Path, np.ndarray, torch.Tensor))
         items = [inputs] if single else list(inputs)

@@ -37,7 +37,8 @@ def tune_decoder(
     Returns:
         ``{"best": row, "greedy": row, "rows": [...], "table": str, "path": str, ...}``.
     """
-    from seqlab.decoding.factory import GreedyDecoder, build_decoder
+    from seqlab.decoding.ctc_greedy import GreedyDecoder
+    from seqlab.decoding.factory import build_decoder
 
     if not alphas or not betas:
         raise ValueError("tune-decoder needs at least one alpha and one beta")

@@ -41,12 +41,13 @@ import math
 import operator
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from seqlab.decoding.lm import LanguageModel
+from seqlab.decoding.ctc_greedy import ctc_greedy_decode
+from seqlab.decoding.hypothesis import Hypothesis, single_spaced
+from seqlab.decoding.lm.interface import LanguageModel
 from seqlab.pools import process_pool
 
 NEG = float("-inf")
@@ -62,33 +63,6 @@ def _lse(a: float, b: float) -> float:
     if b == NEG:
         return a
     return a + _log1p(_exp(b - a))
-
-
-def single_spaced(text: str) -> str:
-    """``text`` with its words separated by single spaces and none at the ends: a hypothesis
-    spelled token by token may hold several delimiters in a row, or one first or last."""
-    return " ".join(text.split())
-
-
-@dataclass
-class Hypothesis:
-    """One entry of an n-best list.
-
-    Attributes:
-        text: the transcript (detokenised, words separated by single spaces).
-        tokens: output token ids, blanks and repeats removed.
-        score: the ranking score, ``acoustic + alpha * lm + beta * n_words``.
-        acoustic: ln P_ctc of the token sequence (all its alignments summed, within the beam).
-        lm: ln P_lm of the words and ``</s>``, unk offsets included (0 without an LM).
-        n_words: the number of words the LM scored.
-    """
-
-    text: str
-    tokens: list[int]
-    score: float
-    acoustic: float
-    lm: float
-    n_words: int
 
 
 class _Trie:
@@ -225,9 +199,13 @@ class CTCBeamSearchDecoder:
         Returns:
             One list per utterance of up to ``nbest`` hypotheses, best first.
         """
+        if self.beam_size == 1 and self.lm is None:  # the best path: exactly greedy decoding
+            tokens, scores = ctc_greedy_decode(log_probs, lengths, self.blank, len(self.tokens))
+            return [
+                [Hypothesis(self._text(ids), ids, score, score, 0.0, 0)]
+                for ids, score in zip(tokens, scores, strict=True)
+            ]
         items = _as_arrays(log_probs, lengths, len(self.tokens))
-        if self.beam_size == 1 and self.lm is None:
-            return [[self._best_path(x)] for x in items]
         neural = self.lm is not None and not _forkable_lm(self.lm)
         if self.workers > 1 and not neural and len(items) > self.group_size:
             return self._decode_in_workers(items)
@@ -549,18 +527,6 @@ class CTCBeamSearchDecoder:
         if self._detokenize is not None:
             return single_spaced(self._detokenize(tokens))
         return single_spaced("".join(self.tokens[i] for i in tokens).replace("\u2581", " "))
-
-    def _best_path(self, lp: np.ndarray) -> Hypothesis:
-        """Beam size 1 without an LM: the best path, collapsed (exactly greedy decoding)."""
-        best = lp.argmax(axis=1)
-        tokens: list[int] = []
-        previous = -1
-        for tok in best.tolist():
-            if tok != previous and tok != self.blank:
-                tokens.append(tok)
-            previous = tok
-        score = float(lp[np.arange(len(best)), best].sum())
-        return Hypothesis(self._text(tokens), tokens, score, score, 0.0, 0)
 
     def _decode_in_workers(self, items: list[np.ndarray]) -> list[list[Hypothesis]]:
         import multiprocessing as mp

@@ -8,49 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from seqlab.decoding.ctc_beam import CTCBeamSearchDecoder, Hypothesis, _as_arrays, single_spaced
-
-_LM_CACHE: dict[tuple, object] = {}
-
-
-def open_lm(path: str | Path, device: str = "cpu", batch_size: int = 64):
-    """Load (once per process) the LM at ``path``; n-gram files and HF directories alike."""
-    from seqlab.decoding.lm import load_lm
-
-    path = Path(path).expanduser().resolve()
-    kwargs = {"device": device, "batch_size": batch_size} if path.is_dir() else {}
-    key = (str(path), tuple(sorted(kwargs.items())))
-    if key not in _LM_CACHE:
-        _LM_CACHE[key] = load_lm(path, **kwargs)
-    return _LM_CACHE[key]
-
-
-class GreedyDecoder:
-    """Best-path decoding behind the decoder interface (one hypothesis per utterance)."""
-
-    def __init__(self, vocab) -> None:
-        self.vocab = vocab
-        self.blank = vocab.blank_id
-
-    def decode_batch(self, log_probs, lengths=None) -> list[list[Hypothesis]]:
-        out = []
-        for lp in _as_arrays(log_probs, lengths, len(self.vocab)):
-            best = lp.argmax(axis=1)
-            tokens, previous = [], -1
-            for tok in best.tolist():
-                if tok != previous and tok != self.blank:
-                    tokens.append(tok)
-                previous = tok
-            score = float(lp[np.arange(len(best)), best].sum())
-            text = single_spaced(self.vocab.decode(tokens))
-            out.append([Hypothesis(text, tokens, score, score, 0.0, 0)])
-        return out
-
-    def decode(self, log_probs, lengths=None) -> list[str]:
-        return [h[0].text for h in self.decode_batch(log_probs, lengths)]
+from seqlab.decoding.ctc_beam import CTCBeamSearchDecoder
+from seqlab.decoding.ctc_greedy import GreedyDecoder
+from seqlab.decoding.hypothesis import Hypothesis
+from seqlab.decoding.lm.loading import open_lm
 
 
 class RescoringDecoder:

@@ -3,7 +3,7 @@
 The tokenizer is built from the training text with the ``tokenizers`` library (one token per word
 with ``<unk>``, or GPT-2's byte-level BPE), the model is ``transformers``' GPT-2, and every checkpoint
 holds a plain Hugging Face copy of both in ``hf/`` (``AutoModelForCausalLM.from_pretrained``), which
-CTC beam search loads for shallow fusion (:class:`seqlab.decoding.neural_lm.HFCausalLM`).
+CTC beam search loads for shallow fusion (:class:`seqlab.decoding.lm.neural.HFCausalLM`).
 
 A sentence is one line of text normalised as the recognizer writes it
 (:func:`seqlab.text.normalize.normalize_text`), wrapped as ``<s> w1 ... wn </s>`` (word level) or,
@@ -27,7 +27,7 @@ from torch.utils.data import Dataset
 
 from seqlab.data.bucketing import DynamicBucketBatchSampler
 from seqlab.data.librispeech import scan_librispeech
-from seqlab.decoding.neural_lm import import_transformers
+from seqlab.decoding.lm.neural import import_transformers
 from seqlab.engine.task import DataSpec
 from seqlab.text.normalize import normalize_text
 
@@ -382,7 +382,7 @@ class LMTask:
         """The Python API object returned by ``seqlab.load``: a word-level LM for fusion/rescoring."""
         from accelerate.utils import extract_model_from_parallel
 
-        from seqlab.decoding.neural_lm import HFCausalLM
+        from seqlab.decoding.lm.neural import HFCausalLM
 
         return HFCausalLM.from_model(
             extract_model_from_parallel(self.model), self.tokenizer, device=device

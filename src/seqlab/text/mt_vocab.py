@@ -21,12 +21,13 @@ On disk a run's checkpoint directory holds ``src_vocab.json`` and ``tgt_vocab.js
 
 from __future__ import annotations
 
-import io
 import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import cache
 from pathlib import Path
+
+from seqlab.text.sentencepiece import train_sentencepiece
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<s>", "</s>"
 SPECIALS = (PAD, UNK, BOS, EOS)
@@ -77,13 +78,14 @@ def looks_tokenized(lines: Sequence[str], lang: str, sample: int = 2000) -> bool
     return detok_changes > tok_changes
 
 
-def _until_eos(ids: Iterable[int]) -> list[int]:
-    """Ids up to (not including) the first eos, without pad/unk/bos."""
+def _until_eos(ids: Iterable[int], keep_unk: bool = False) -> list[int]:
+    """Ids up to (not including) the first eos, without pad and bos (and unk unless ``keep_unk``)."""
+    dropped = (PAD_ID, BOS_ID) if keep_unk else (PAD_ID, UNK_ID, BOS_ID)
     out = []
     for i in map(int, ids):
         if i == EOS_ID:
             break
-        if i not in (PAD_ID, UNK_ID, BOS_ID):
+        if i not in dropped:
             out.append(i)
     return out
 
@@ -165,13 +167,7 @@ class WordVocab:
 
     def tokens(self, ids: Iterable[int]) -> list[str]:
         """Raw tokens up to the first eos (pad/bos dropped, ``<unk>`` kept)."""
-        out = []
-        for i in map(int, ids):
-            if i == EOS_ID:
-                break
-            if i not in (PAD_ID, BOS_ID):
-                out.append(self.itos[i])
-        return out
+        return [self.itos[i] for i in _until_eos(ids, keep_unk=True)]
 
     def decode(self, ids: Iterable[int]) -> str:
         """Natural text: up to the first eos, specials dropped, Moses-detokenised."""
@@ -233,8 +229,6 @@ class SubwordVocab:
             langs: per-line languages instead of ``lang`` (a joint vocabulary's two sides).
             detokenize_input: Moses-detokenise the lines first (they are tokenised text).
         """
-        import sentencepiece as spm
-
         if model_type not in ("bpe", "unigram"):
             raise ValueError(f"model_type must be 'bpe' or 'unigram', got {model_type!r}")
         lines = list(lines)
@@ -247,27 +241,10 @@ class SubwordVocab:
         natural = [text for text in natural if text]
         if not natural:
             raise ValueError("cannot train sentencepiece: no non-empty training lines were given")
-        model = io.BytesIO()
-        try:
-            spm.SentencePieceTrainer.train(
-                sentence_iterator=iter(natural),
-                model_writer=model,
-                vocab_size=vocab_size,
-                model_type=model_type,
-                character_coverage=1.0,  # every training character stays spellable
-                pad_id=PAD_ID,
-                unk_id=UNK_ID,
-                bos_id=BOS_ID,
-                eos_id=EOS_ID,
-                num_threads=1,  # deterministic and polite on shared machines
-                minloglevel=2,
-            )
-        except RuntimeError as err:
-            raise ValueError(
-                f"sentencepiece {model_type} training failed for vocab_size={vocab_size} on "
-                f"{len(natural)} lines: {err}; a smaller vocab_size usually fixes it"
-            ) from err
-        return cls(model.getvalue(), kind=model_type, lang=lang, detokenize_input=detokenize_input)
+        proto = train_sentencepiece(
+            natural, vocab_size, model_type, "lines", PAD_ID, UNK_ID, BOS_ID, EOS_ID
+        )
+        return cls(proto, kind=model_type, lang=lang, detokenize_input=detokenize_input)
 
     def __len__(self) -> int:
         return self.processor.get_piece_size()
@@ -280,14 +257,8 @@ class SubwordVocab:
         )
 
     def tokens(self, ids: Iterable[int]) -> list[str]:
-        """Pieces up to the first eos (pad/bos dropped)."""
-        out = []
-        for i in map(int, ids):
-            if i == EOS_ID:
-                break
-            if i not in (PAD_ID, BOS_ID):
-                out.append(self.processor.id_to_piece(i))
-        return out
+        """Pieces up to the first eos (pad/bos dropped, ``<unk>`` kept)."""
+        return [self.processor.id_to_piece(i) for i in _until_eos(ids, keep_unk=True)]
 
     def decode(self, ids: Iterable[int]) -> str:
         """Natural text: up to the first eos, specials dropped."""

@@ -22,14 +22,11 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_APOSTROPHES = str.maketrans({c: "'" for c in "\u2019\u2018\u02bc\u2032`\u00b4"})
+# Typographic apostrophes (’ ‘ ʼ ′ ` ´) -> the ASCII one (str.translate table; also the script recipe's).
+APOSTROPHES = str.maketrans({c: "'" for c in "\u2019\u2018\u02bc\u2032`\u00b4"})
 # Hyphen-minus, hyphen, non-breaking hyphen, figure dash, en dash, em dash, minus sign, slashes.
 _SEPARATORS = re.compile(r"[-\u2010\u2011\u2012\u2013\u2014\u2212/\\]")
 _WHITESPACE = re.compile(r"\s+")
-
-
-def _is_word_char(ch: str) -> bool:
-    return ch.isalnum()
 
 
 def normalize_text(text: str) -> str:
@@ -43,7 +40,25 @@ def normalize_text(text: str) -> str:
     """
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    text = text.lower().translate(_APOSTROPHES)
+    text = text.lower().translate(APOSTROPHES)
+    return drop_punctuation(text)
+
+
+def drop_punctuation(text: str, keep_apostrophe: bool = True, dropped_apostrophe: str = "") -> str:
+    """The last steps of both recipes (this one and ``ScriptNormalizer``): hyphens, dashes and
+    slashes become spaces; punctuation (Unicode category P*) becomes a space, except an apostrophe
+    between two letters or digits, kept when ``keep_apostrophe``; whitespace runs collapse to one
+    space and the ends are trimmed.
+
+    Args:
+        text: text whose typographic apostrophes are already ASCII (see ``APOSTROPHES``).
+        keep_apostrophe: keep word-internal apostrophes ("don't").
+        dropped_apostrophe: what an apostrophe that is not kept becomes: "" here ("'tis" ->
+            "tis", "o''clock" -> "oclock"), " " in the script recipe ("o clock").
+
+    Returns:
+        the text with single spaces between its words.
+    """
     text = _SEPARATORS.sub(" ", text)
     kept: list[str] = []
     for i, ch in enumerate(text):
@@ -51,12 +66,11 @@ def normalize_text(text: str) -> str:
             # Keep only word-internal apostrophes; quotes around words are punctuation.
             before = text[i - 1] if i > 0 else ""
             after = text[i + 1] if i + 1 < len(text) else ""
-            if _is_word_char(before) and _is_word_char(after):
+            if keep_apostrophe and before.isalnum() and after.isalnum():
                 kept.append(ch)
+            else:
+                kept.append(dropped_apostrophe)
             continue
-        if unicodedata.category(ch).startswith("P"):
-            # A dropped mark between two words (e.g. "end.Next") must still separate them.
-            kept.append(" ")
-            continue
-        kept.append(ch)
+        # A dropped mark between two words (e.g. "end.Next") must still separate them.
+        kept.append(" " if unicodedata.category(ch).startswith("P") else ch)
     return _WHITESPACE.sub(" ", "".join(kept)).strip()

@@ -27,9 +27,8 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-_APOSTROPHES = str.maketrans({c: "'" for c in "\u2019\u2018\u02bc\u2032`\u00b4"})
-_SEPARATORS = re.compile(r"[-\u2010\u2011\u2012\u2013\u2014\u2212/\\]")
-_WHITESPACE = re.compile(r"\s+")
+from seqlab.text.normalize import APOSTROPHES, drop_punctuation
+
 _DIGITS = re.compile(r"\d+")  # \d on str patterns: every Unicode decimal digit (Nd)
 
 
@@ -111,21 +110,9 @@ class ScriptNormalizer:
         text = unicodedata.normalize("NFC", text)
         if self.lowercase:
             text = text.lower()
-        text = text.translate(_APOSTROPHES)
+        text = text.translate(APOSTROPHES)
         if self._spell is not None:
             text = _DIGITS.sub(lambda m: f" {self._spell(int(m.group()))} ", text)
             if self.lowercase:
                 text = text.lower()
-        text = _SEPARATORS.sub(" ", text)
-        kept: list[str] = []
-        for i, ch in enumerate(text):
-            if ch == "'":
-                before = text[i - 1] if i > 0 else ""
-                after = text[i + 1] if i + 1 < len(text) else ""
-                if self.keep_apostrophe and before.isalnum() and after.isalnum():
-                    kept.append(ch)
-                else:
-                    kept.append(" ")
-                continue
-            kept.append(" " if unicodedata.category(ch).startswith("P") else ch)
-        return _WHITESPACE.sub(" ", "".join(kept)).strip()
+        return drop_punctuation(text, self.keep_apostrophe, dropped_apostrophe=" ")

@@ -4,10 +4,11 @@ Ids: ``0`` is the CTC blank, which is also Hugging Face's ``[PAD]`` (wav2vec2's 
 ``pad_token_id`` as the blank); ``1`` is the word delimiter (a space here, ``|`` in the Hugging Face
 tokenizer); ``2`` is ``[UNK]`` (never a training target: the index leaves out transcripts with
 characters outside the vocabulary); then every character of the normalised training
-transcripts, sorted by code point. The same duck type as :class:`seqlab.text.vocab.CharVocab`
-(``encode``, ``decode``, ``unmappable``, ``symbols``, ``blank_id``, ``save``/``load``), plus
-``normalize`` (the :class:`seqlab.text.script_normalize.ScriptNormalizer` it was built with,
-saved with it) and :meth:`hf_tokenizer` (the matching ``Wav2Vec2CTCTokenizer``).
+transcripts, sorted by code point. A :class:`seqlab.text.vocab_base.CharVocabBase`, as
+:class:`seqlab.text.vocab.CharVocab` is (``encode``, ``decode``, ``unmappable``, ``symbols``,
+``blank_id``, ``save``/``load``), normalising with the
+:class:`seqlab.text.script_normalize.ScriptNormalizer` it was built with (saved with it); plus
+:meth:`hf_tokenizer` (the matching ``Wav2Vec2CTCTokenizer``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from seqlab.text.script_normalize import ScriptNormalizer
-from seqlab.text.vocab import BLANK, VOCAB_FILE, _raise_unmappable, _read_vocab_json
+from seqlab.text.vocab_base import BLANK, VOCAB_FILE, CharVocabBase, read_vocab_json
 
 HF_PAD = "[PAD]"
 HF_UNK = "[UNK]"
@@ -26,7 +27,7 @@ HF_WORD_DELIMITER = "|"
 UNK = HF_UNK  # decoded as Hugging Face decodes it
 
 
-class ScriptCharVocab:
+class ScriptCharVocab(CharVocabBase):
     """Characters of the training transcripts of any script, with blank, space and unk.
 
     Args:
@@ -35,7 +36,6 @@ class ScriptCharVocab:
     """
 
     kind = "script_char"
-    blank_id = 0
     space_id = 1
     unk_id = 2
 
@@ -46,10 +46,9 @@ class ScriptCharVocab:
             raise ValueError(
                 f"vocabulary characters must be distinct single non-space characters, got {bad or chars}"
             )
+        super().__init__([BLANK, " ", UNK, *chars])
         self.normalizer = normalizer or ScriptNormalizer()
         self.unknown_as_unk = False  # see with_unknowns
-        self.symbols = [BLANK, " ", UNK, *chars]
-        self._id_of = {s: i for i, s in enumerate(self.symbols)}
 
     @classmethod
     def from_texts(cls, texts: Iterable[str], normalizer: ScriptNormalizer) -> ScriptCharVocab:
@@ -66,9 +65,6 @@ class ScriptCharVocab:
             )
         return cls(sorted(chars), normalizer)
 
-    def __len__(self) -> int:
-        return len(self.symbols)
-
     def normalize(self, text: str) -> str:
         """The transcript as this vocabulary encodes it (see ScriptNormalizer)."""
         return self.normalizer(text)
@@ -84,33 +80,22 @@ class ScriptCharVocab:
         """Characters of the normalised ``text`` that are not in the vocabulary."""
         if self.unknown_as_unk:
             return set()
-        return {c for c in self.normalize(text) if c not in self._id_of}
+        return super().unmappable(text)
 
     def encode(self, text: str) -> list[int]:
         """Normalise and encode ``text``; raises ``ValueError`` naming unmappable characters
         (with :meth:`with_unknowns`: they become ``[UNK]``)."""
-        normalized = self.normalize(text)
         if self.unknown_as_unk:
-            return [self._id_of.get(c, self.unk_id) for c in normalized]
-        missing = {c for c in normalized if c not in self._id_of}
-        if missing:
-            _raise_unmappable(text, missing, self.kind)
-        return [self._id_of[c] for c in normalized]
+            return [self._id_of.get(c, self.unk_id) for c in self.normalize(text)]
+        return super().encode(text)
 
-    def decode(self, ids: Iterable[int]) -> str:
-        """Ids back to text; blanks are skipped (CTC collapsing is the decoder's job)."""
-        return "".join(self.symbols[i] for i in map(int, ids) if i != self.blank_id)
-
-    def save(self, directory: str | Path) -> None:
-        """Write ``directory/vocab.json`` (symbols and normaliser settings)."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        payload = {
+    def payload(self) -> dict:
+        """``vocab.json``: the characters (from id 3 on) and the normaliser's settings."""
+        return {
             "kind": self.kind,
             "chars": self.symbols[3:],
             "normalizer": self.normalizer.to_dict(),
         }
-        (directory / VOCAB_FILE).write_text(json.dumps(payload, ensure_ascii=False, indent=1))
 
     @classmethod
     def load(cls, directory: str | Path, hook: str | None = None) -> ScriptCharVocab:
@@ -123,7 +108,7 @@ class ScriptCharVocab:
                 imported and normalising text raises an error that says how to give it (the
                 vocabulary still decodes: transcription needs no normaliser).
         """
-        payload = _read_vocab_json(directory, expect_kind=cls.kind)
+        payload = read_vocab_json(directory, expect_kind=cls.kind)
         settings = dict(payload.get("normalizer") or {})
         saved = settings.get("hook")
         if saved and saved != hook:

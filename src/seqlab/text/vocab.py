@@ -1,8 +1,10 @@
 """Output vocabularies for CTC: characters, or sentencepiece subwords.
 
-Both kinds share one duck type: ``encode``, ``unmappable``, ``decode``, ``blank_id``, ``__len__``,
-``save``, ``load`` and ``kind``. The CTC blank is always id 0. Text is normalised with
-:func:`seqlab.text.normalize.normalize_text` before encoding.
+Both kinds share one duck type: ``normalize``, ``encode``, ``unmappable``, ``decode``, ``blank_id``,
+``__len__``, ``save``, ``load`` and ``kind``. The CTC blank is always id 0. Text is normalised with
+:func:`seqlab.text.normalize.normalize_text` before encoding. :class:`CharVocab` is a
+:class:`seqlab.text.vocab_base.CharVocabBase`, as is the any-script
+:class:`seqlab.text.script_vocab.ScriptCharVocab`.
 
 Sentencepiece ids are shifted by one (model id ``i`` is output id ``i + 1``) so that id 0 stays free
 for the blank; sentencepiece's own ``<unk>`` therefore is output id 1, and bos/eos are disabled.
@@ -13,80 +15,49 @@ On disk, ``save(dir)`` writes ``dir/vocab.json`` (``{"kind": ..., ...}``) and, f
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from seqlab.text.normalize import normalize_text
+from seqlab.text.sentencepiece import train_sentencepiece
+from seqlab.text.vocab_base import (
+    BLANK,
+    VOCAB_FILE,
+    CharVocabBase,
+    read_vocab_json,
+    unmappable_error,
+    write_vocab_json,
+)
 
-VOCAB_FILE = "vocab.json"
 SP_MODEL_FILE = "sentencepiece.model"
-BLANK = "<blank>"
 
 
-def _raise_unmappable(text: str, missing: set[str], kind: str) -> None:
-    shown = ", ".join(repr(c) for c in sorted(missing))
-    raise ValueError(
-        f"transcript {text!r} has characters the {kind} vocabulary cannot encode: {shown}; "
-        "spell them out (numbers, symbols) or transliterate them before indexing"
-    )
+class CharVocab(CharVocabBase):
+    """Character vocabulary: ``<blank>`` (0), space (1), apostrophe (2), a..z (3..28): 29 outputs.
 
-
-class CharVocab:
-    """Character vocabulary: ``<blank>`` (0), space (1), apostrophe (2), a..z (3..28): 29 outputs."""
+    Args:
+        symbols: output symbols with the blank first; default blank, space, ', a..z.
+    """
 
     kind = "char"
-    blank_id = 0
 
     def __init__(self, symbols: Sequence[str] | None = None) -> None:
-        """Args:
-        symbols: output symbols with the blank first; default blank, space, ', a..z.
-        """
         if symbols is None:
             symbols = [BLANK, " ", "'", *"abcdefghijklmnopqrstuvwxyz"]
-        if symbols[0] != BLANK:
-            raise ValueError(
-                f"the first symbol must be the CTC blank {BLANK!r}, got {symbols[0]!r}"
-            )
-        self.symbols = list(symbols)
-        self._id_of = {s: i for i, s in enumerate(self.symbols)}
+        super().__init__(symbols)
 
-    def __len__(self) -> int:
-        return len(self.symbols)
+    def normalize(self, text: str) -> str:
+        """The transcript as this vocabulary encodes it (:func:`normalize_text`)."""
+        return normalize_text(text)
 
-    def unmappable(self, text: str) -> set[str]:
-        """Characters of the normalised ``text`` that have no id."""
-        return {c for c in normalize_text(text) if c not in self._id_of}
-
-    def encode(self, text: str) -> list[int]:
-        """Normalise and encode ``text``; raises ``ValueError`` naming any unmappable characters.
-
-        Returns:
-            ids, one per character of the normalised text (never the blank).
-        """
-        normalized = normalize_text(text)
-        missing = {c for c in normalized if c not in self._id_of}
-        if missing:
-            _raise_unmappable(text, missing, self.kind)
-        return [self._id_of[c] for c in normalized]
-
-    def decode(self, ids: Iterable[int]) -> str:
-        """Ids back to text; blanks are skipped (CTC collapsing is the decoder's job)."""
-        return "".join(self.symbols[i] for i in map(int, ids) if i != self.blank_id)
-
-    def save(self, directory: str | Path) -> None:
-        """Write ``directory/vocab.json``."""
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        payload = {"kind": self.kind, "symbols": self.symbols}
-        (directory / VOCAB_FILE).write_text(json.dumps(payload, ensure_ascii=False, indent=1))
+    def payload(self) -> dict:
+        """``vocab.json``: the kind and the symbols."""
+        return {"kind": self.kind, "symbols": self.symbols}
 
     @classmethod
     def load(cls, directory: str | Path) -> CharVocab:
         """Read what :meth:`save` wrote."""
-        payload = _read_vocab_json(directory, expect_kind=cls.kind)
-        return cls(payload["symbols"])
+        return cls(read_vocab_json(directory, expect_kind=cls.kind)["symbols"])
 
 
 class SentencePieceVocab:
@@ -129,32 +100,11 @@ class SentencePieceVocab:
         Returns:
             the trained vocabulary.
         """
-        import sentencepiece as spm
-
         normalized = [t for t in (normalize_text(t) for t in texts) if t]
         if not normalized:
             raise ValueError("cannot train sentencepiece: no non-empty transcripts were given")
-        model = io.BytesIO()
-        try:
-            spm.SentencePieceTrainer.train(
-                sentence_iterator=iter(normalized),
-                model_writer=model,
-                vocab_size=vocab_size,
-                model_type=model_type,
-                character_coverage=1.0,  # every training character stays spellable
-                unk_id=0,
-                bos_id=-1,
-                eos_id=-1,
-                pad_id=-1,
-                num_threads=1,  # deterministic and polite on shared machines
-                minloglevel=2,
-            )
-        except RuntimeError as err:
-            raise ValueError(
-                f"sentencepiece training failed for vocab_size={vocab_size} on "
-                f"{len(normalized)} transcripts: {err}; a smaller vocab_size usually fixes it"
-            ) from err
-        vocab = cls(model.getvalue())
+        proto = train_sentencepiece(normalized, vocab_size, model_type, unit="transcripts")
+        vocab = cls(proto)
         if out_dir is not None:
             vocab.save(out_dir)
         return vocab
@@ -162,16 +112,20 @@ class SentencePieceVocab:
     def __len__(self) -> int:
         return self.processor.get_piece_size() + 1
 
+    def normalize(self, text: str) -> str:
+        """The transcript as this vocabulary encodes it (:func:`normalize_text`)."""
+        return normalize_text(text)
+
     def unmappable(self, text: str) -> set[str]:
         """Characters of the normalised ``text`` the model cannot spell (they would become <unk>)."""
-        return {c for c in normalize_text(text) if c != " " and c not in self.alphabet}
+        return {c for c in self.normalize(text) if c != " " and c not in self.alphabet}
 
     def encode(self, text: str) -> list[int]:
         """Normalise and encode ``text``; raises ``ValueError`` naming any unmappable characters."""
-        normalized = normalize_text(text)
+        normalized = self.normalize(text)
         missing = {c for c in normalized if c != " " and c not in self.alphabet}
         if missing:
-            _raise_unmappable(text, missing, self.kind)
+            raise unmappable_error(text, missing, self.kind)
         return [i + 1 for i in self.processor.encode(normalized)]
 
     def decode(self, ids: Iterable[int]) -> str:
@@ -183,15 +137,16 @@ class SentencePieceVocab:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         (directory / SP_MODEL_FILE).write_bytes(self.model_proto)
-        payload = {"kind": self.kind, "model_file": SP_MODEL_FILE, "id_offset": 1}
-        (directory / VOCAB_FILE).write_text(json.dumps(payload, indent=1))
+        write_vocab_json(
+            directory, {"kind": self.kind, "model_file": SP_MODEL_FILE, "id_offset": 1}
+        )
 
     @classmethod
     def load(cls, directory: str | Path) -> SentencePieceVocab:
         """Read what :meth:`save` wrote (``model_file`` must be a file inside ``directory``)."""
         from seqlab.registry import artifact_path
 
-        payload = _read_vocab_json(directory, expect_kind=cls.kind)
+        payload = read_vocab_json(directory, expect_kind=cls.kind)
         source = str(Path(directory) / VOCAB_FILE)
         model_path = artifact_path(directory, payload.get("model_file"), source, "model_file")
         if not model_path.is_file():
@@ -204,16 +159,6 @@ class SentencePieceVocab:
 Vocab = CharVocab | SentencePieceVocab
 
 
-def _read_vocab_json(directory: str | Path, expect_kind: str | None = None) -> dict:
-    path = Path(directory) / VOCAB_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found; save a vocabulary there with vocab.save(dir)")
-    payload = json.loads(path.read_text())
-    if expect_kind is not None and payload.get("kind") != expect_kind:
-        raise ValueError(f"{path} holds a {payload.get('kind')!r} vocabulary, not {expect_kind!r}")
-    return payload
-
-
 def load_vocab(directory: str | Path, hook: str | None = None) -> Vocab:
     """Load a vocabulary of any kind from the directory ``save`` wrote.
 
@@ -222,7 +167,7 @@ def load_vocab(directory: str | Path, hook: str | None = None) -> Vocab:
         hook: the text hook the user's own config names (``data.text.hook``); a hook saved in
             the vocabulary runs only when it is this one (see ScriptCharVocab.load).
     """
-    kind = _read_vocab_json(directory).get("kind")
+    kind = read_vocab_json(directory).get("kind")
     if kind == CharVocab.kind:
         return CharVocab.load(directory)
     if kind == SentencePieceVocab.kind:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from seqlab.decoding.lm import State
+from seqlab.decoding.lm.interface import State, sentence_scores_by_words
 
 
 def import_transformers():
@@ -191,7 +191,7 @@ class HFCausalLM:
         self._words = _LRU(200_000)  # (state, word) -> (logp, state after the word)
         self._tokens: dict[tuple[str, bool], tuple[int, ...]] = {}
 
-    # ---- the LanguageModel protocol (seqlab/decoding/lm.py) ---------------------------------
+    # ---- the LanguageModel protocol (seqlab/decoding/lm/interface.py) -----------------------
     def start(self) -> State:
         """The state after the sentence-start token."""
         return (self.bos_id,)
@@ -251,8 +251,6 @@ class HFCausalLM:
         scores = [0.0] * len(sequences)
         too_long = [i for i, s in enumerate(sequences) if len(s) - 1 > self.max_positions]
         if too_long:  # longer than the model's context: word by word, on a sliding window
-            from seqlab.decoding.lm import sentence_scores_by_words
-
             long_scores = sentence_scores_by_words(self, [sentences[i] for i in too_long])
             for i, score in zip(too_long, long_scores, strict=True):
                 scores[i] = score

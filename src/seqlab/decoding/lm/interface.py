@@ -1,23 +1,23 @@
-"""The small interface every language model behind CTC shallow fusion implements, and ``load_lm``.
+"""The small interface every language model behind CTC shallow fusion implements.
 
 A language model here scores *words* (whitespace-separated units of normalised text) in natural
 log-probabilities. The beam search keeps one opaque, hashable ``state`` per hypothesis (the words
 so far, as the LM sees them) and asks, in batches, for the score of one more word:
 
-    lm = load_lm("lm.arpa")                      # or a KenLM .bin, or a Hugging Face causal-LM dir
+    lm = load_lm("lm.arpa")  # seqlab.decoding.lm.loading; or a KenLM .bin, or an HF causal-LM dir
     state = lm.start()                           # beginning of a sentence
     [(lp, state2)] = lm.score_words([(state, "hello")])   # ln P(hello | <s>), state after it
     [end] = lm.score_end([state2])               # ln P(</s> | <s> hello)
     lm.sentence_scores(["hello world"])          # whole sentences (n-best rescoring)
 
-Back ends: :class:`seqlab.decoding.ngram_lm.NGramLM` (ARPA or KenLM binary through ``kenlm``) and
-:class:`seqlab.decoding.neural_lm.HFCausalLM` (any Hugging Face causal LM directory, GPT-2 format).
+Back ends: :class:`seqlab.decoding.lm.ngram.NGramLM` (ARPA or KenLM binary through ``kenlm``) and
+:class:`seqlab.decoding.lm.neural.HFCausalLM` (any Hugging Face causal LM directory, GPT-2 format).
+This module imports neither: :mod:`seqlab.decoding.lm.loading` picks one for a path.
 """
 
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 State = Hashable
@@ -67,33 +67,3 @@ def sentence_scores_by_words(lm: LanguageModel, sentences: Sequence[str]) -> lis
     for i, end in enumerate(lm.score_end(states)):
         totals[i] += end
     return totals
-
-
-def load_lm(path: str | Path, **kwargs) -> LanguageModel:
-    """Open a language model for fusion: an ARPA file, a KenLM binary, or a Hugging Face directory.
-
-    Args:
-        path: ``*.arpa`` (optionally gzipped) or a KenLM binary file; or a directory with a
-            Hugging Face causal LM (``config.json`` + weights + tokenizer), such as the ``hf/``
-            folder that ``seqlab train lm_gpt2_small`` writes into each checkpoint, or GPT-2.
-        kwargs: passed to the back end (e.g. ``device`` and ``batch_size`` for neural LMs).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"language model {path} does not exist; build one with `seqlab lm build-ngram TEXT "
-            "--order 3 --out lm.arpa` or train one with `seqlab train lm_gpt2_small`"
-        )
-    if path.is_dir():
-        hf_dir = path / "hf" if (path / "hf" / "config.json").is_file() else path
-        if not (hf_dir / "config.json").is_file():
-            raise ValueError(
-                f"{path} is a directory without config.json: not a Hugging Face model directory "
-                "(pass the directory that holds config.json, or a checkpoint with an hf/ folder)"
-            )
-        from seqlab.decoding.neural_lm import HFCausalLM
-
-        return HFCausalLM(hf_dir, **kwargs)
-    from seqlab.decoding.ngram_lm import NGramLM
-
-    return NGramLM(path, **kwargs)

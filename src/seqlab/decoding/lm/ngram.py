@@ -1,7 +1,8 @@
 """N-gram language model for CTC shallow fusion: an ARPA file or a KenLM binary, queried with kenlm.
 
-Implements :class:`seqlab.decoding.lm.LanguageModel`. States are ``kenlm.State`` objects (hashable,
-equal when they hold the same context); scores are natural logs (kenlm returns log10, times ln 10).
+Implements :class:`seqlab.decoding.lm.interface.LanguageModel`. States are ``kenlm.State`` objects
+(hashable, equal when they hold the same context); scores are natural logs (kenlm returns log10,
+times ln 10).
 
 Vocabulary. ``word_is_known`` asks the model itself (kenlm knows its vocabulary for both formats).
 ``partial_is_known`` needs the word list: it is read from the ``\\1-grams:`` section of an ARPA file

@@ -1,1 +1,0 @@
-"""Language-model estimation (n-gram models written as ARPA files for the decoders)."""
