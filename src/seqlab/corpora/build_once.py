@@ -5,6 +5,9 @@ Every DDP rank (or two runs started together) that finds the corpus missing call
 it while the others wait on the lock, then find ``corpus.json`` (which every builder writes last)
 and go on. No process relies on ``RANK`` or on polling, so a rank that starts late, a crashed
 builder (the kernel drops its lock) or a launcher without ``RANK`` cannot make one wait forever.
+
+``fcntl.flock`` itself rather than the ``filelock`` package: it is what that package does on
+Unix, in three lines of the standard library (``seqlab data get`` locks its folder the same way).
 """
 
 from __future__ import annotations
