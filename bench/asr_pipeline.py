@@ -217,7 +217,7 @@ def main() -> None:
 
     data = Path(args.data)
     if not (data / "corpus.json").is_file():
-        from seqlab.data.synth_speech import build_corpus
+        from seqlab.corpora.synth_speech import build_corpus
 
         print(f"building a 0.5 h corpus in {data} (make demo builds the 2.5 h one)")
         build_corpus(data, hours=0.5, seed=0)

@@ -358,7 +358,7 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(args.threads)
 
     from seqlab.config import compose_experiment
-    from seqlab.data.synth_speech_lang import build_lang_corpus
+    from seqlab.corpora.synth_speech_lang import build_lang_corpus
     from seqlab.tasks.asr.hf import HFCTCTask
 
     if not (args.data / "corpus.json").is_file():

@@ -9,7 +9,7 @@ import soundfile as sf
 
 import seqlab
 from seqlab.cli import main
-from seqlab.data.espeak import ESPEAK_SAMPLE_RATE, synthesize
+from seqlab.corpora.espeak import ESPEAK_SAMPLE_RATE, synthesize
 
 SENTENCES = [
     "turn on the kitchen lights",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from seqlab.data.espeak import ESPEAK_SAMPLE_RATE, synthesize
+from seqlab.corpora.espeak import ESPEAK_SAMPLE_RATE, synthesize
 from seqlab.metrics.audio import multi_resolution_stft_distance, speech_quality
 
 SR = ESPEAK_SAMPLE_RATE  # 22,050 Hz: the metrics resample to 16 kHz themselves

@@ -13,7 +13,7 @@ import torch
 
 from seqlab.audio.resample import resample
 from seqlab.audio.seamless_fbank import SeamlessFbank
-from seqlab.data.espeak import ESPEAK_SAMPLE_RATE, synthesize
+from seqlab.corpora.espeak import ESPEAK_SAMPLE_RATE, synthesize
 from seqlab.data.tsv_corpora import scan_commonvoice, scan_openslr
 from seqlab.models.asr.hf_ctc import WaveformNorm
 from seqlab.text.script_normalize import ScriptNormalizer

@@ -14,7 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from seqlab.cli import main
-from seqlab.data.synth_speech_lang import build_lang_corpus
+from seqlab.corpora.synth_speech_lang import build_lang_corpus
 from seqlab.engine.writers import read_metrics
 
 transformers = pytest.importorskip("transformers")

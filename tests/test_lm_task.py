@@ -10,7 +10,7 @@ import torch
 transformers = pytest.importorskip("transformers")
 import seqlab  # noqa: E402
 from seqlab.cli import train  # noqa: E402
-from seqlab.data.synth_text import SentenceGenerator  # noqa: E402
+from seqlab.corpora.synth_text import SentenceGenerator  # noqa: E402
 from seqlab.decoding.lm import load_lm  # noqa: E402
 from seqlab.decoding.lm.neural import HFCausalLM  # noqa: E402
 from seqlab.evaluation import evaluate  # noqa: E402

@@ -6,7 +6,22 @@ import re
 import pytest
 import torch
 
-from seqlab.data import mt_lexicon as lex
+from seqlab.corpora.mt.clauses import Clause
+from seqlab.corpora.mt.corpus import build_mt_corpus
+from seqlab.corpora.mt.lexicon.adjectives import ADJECTIVES
+from seqlab.corpora.mt.lexicon.determiners import CASES
+from seqlab.corpora.mt.lexicon.names import MONTHS_DE, MONTHS_EN
+from seqlab.corpora.mt.lexicon.nouns import COMPOUNDS, FOOD, PEOPLE, PLACES
+from seqlab.corpora.mt.lexicon.verbs import TRANSITIVE, conjugate_present
+from seqlab.corpora.mt.noun_phrases import NP, noun_np, pp
+from seqlab.corpora.mt.numbers import (
+    de_cardinal,
+    de_ordinal_stem,
+    de_year,
+    en_cardinal,
+    en_ordinal,
+    en_year,
+)
 from seqlab.data.bucketing import DynamicBucketBatchSampler
 from seqlab.data.parallel import (
     ParallelDataError,
@@ -16,19 +31,6 @@ from seqlab.data.parallel import (
     read_parallel,
     read_tsv,
     take_fraction,
-)
-from seqlab.data.synth_mt import (
-    NP,
-    Clause,
-    build_mt_corpus,
-    de_cardinal,
-    de_ordinal_stem,
-    de_year,
-    en_cardinal,
-    en_ordinal,
-    en_year,
-    noun_np,
-    pp,
 )
 from seqlab.text.mt_vocab import (
     SubwordVocab,
@@ -88,7 +90,7 @@ def test_number_renderings_agree_across_languages(corpus):
     _, _, pairs = corpus
     amounts = {de_cardinal(n): n for n in range(2, 5001)}
     years = {de_year(y): y for y in range(1900, 2030)}
-    months = dict(zip(lex.MONTHS_DE, lex.MONTHS_EN, strict=True))
+    months = dict(zip(MONTHS_DE, MONTHS_EN, strict=True))
     ordinals = {de_ordinal_stem(d) + "en": d for d in range(1, 32)}
     seen = {"euro": 0, "year": 0, "date": 0}
     for de, en in pairs["train"]:
@@ -116,8 +118,8 @@ def test_num2words_renderings():
 
 
 def test_german_declension_and_contractions():
-    apfel = next(n for n in lex.FOOD if n.de == "apfel")
-    rot = next(a for a in lex.ADJECTIVES if a.de == "rot")
+    apfel = next(n for n in FOOD if n.de == "apfel")
+    rot = next(a for a in ADJECTIVES if a.de == "rot")
     np = noun_np(apfel, "indef", adj=rot)
     assert np.de == {
         "nom": ["ein", "roter", "apfel"],
@@ -127,21 +129,21 @@ def test_german_declension_and_contractions():
     assert np.en == ["a", "red", "apple"]
     assert noun_np(apfel, "num", True, adj=rot, count=3).de["dat"] == ["drei", "roten", "äpfeln"]
     assert noun_np(apfel, "kein", True).en == ["any", "apples"]
-    kind = next(n for n in lex.PEOPLE if n.de == "kind")
+    kind = next(n for n in PEOPLE if n.de == "kind")
     assert noun_np(kind, "def", True).de["dat"] == ["den", "kindern"]
-    junge = next(n for n in lex.PEOPLE if n.de == "junge")
+    junge = next(n for n in PEOPLE if n.de == "junge")
     assert noun_np(junge, "mein").de["acc"] == ["meinen", "jungen"]  # weak noun
-    alt = next(a for a in lex.ADJECTIVES if a.de == "alt")
-    bahnhof = next(n for n in lex.PLACES if n.de == "bahnhof")
+    alt = next(a for a in ADJECTIVES if a.de == "alt")
+    bahnhof = next(n for n in PLACES if n.de == "bahnhof")
     assert pp("in", noun_np(bahnhof, "def", adj=alt), "dat") == ["im", "alten", "bahnhof"]
-    uhr = next(n for n in lex.COMPOUNDS if n.de == "bahnhofsuhr")
+    uhr = next(n for n in COMPOUNDS if n.de == "bahnhofsuhr")
     assert (uhr.gender, uhr.en_form(True)) == ("f", "station clocks")
 
 
 def _clause(tense, neg=False):
-    mutter = next(n for n in lex.PEOPLE if n.de == "mutter")
-    anrufen = next(v for v in lex.TRANSITIVE if v.inf == "anrufen")
-    subj = NP(de={c: ["er"] for c in lex.CASES}, en=["he"], person=2, pronoun=True)
+    mutter = next(n for n in PEOPLE if n.de == "mutter")
+    anrufen = next(v for v in TRANSITIVE if v.inf == "anrufen")
+    subj = NP(de={c: ["er"] for c in CASES}, en=["he"], person=2, pronoun=True)
     return Clause(subj=subj, verb=anrufen, tense=tense, obj=noun_np(mutter, "sein"), neg=neg)
 
 
@@ -156,7 +158,7 @@ def test_word_order_separable_verbs_and_do_support():
     assert " ".join(_clause("perf", neg=True).en_main()) == "he did not call his mother"
     assert " ".join(_clause("perf").en_question("why")) == "why did he call his mother"
     assert " ".join(_clause("wollen").en_question()) == "does he want to call his mother"
-    assert lex.conjugate_present("arbeiten")[1:3] == ["arbeitest", "arbeitet"]
+    assert conjugate_present("arbeiten")[1:3] == ["arbeitest", "arbeitet"]
 
 
 def test_corpus_rejects_other_languages(tmp_path):

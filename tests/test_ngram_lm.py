@@ -7,7 +7,7 @@ import math
 import kenlm
 import pytest
 
-from seqlab.data.synth_text import SentenceGenerator
+from seqlab.corpora.synth_text import SentenceGenerator
 from seqlab.decoding.lm import LanguageModel, load_lm, sentence_scores_by_words
 from seqlab.decoding.lm.kneser_ney import build_arpa
 from seqlab.decoding.lm.ngram import NGramLM, read_arpa_unigrams

@@ -13,8 +13,8 @@ import pytest
 import soundfile as sf
 
 import seqlab
+from seqlab.corpora.synth_ljspeech import build_ljspeech_corpus, raw_text
 from seqlab.data.ljspeech import read_metadata, scan_ljspeech
-from seqlab.data.synth_ljspeech import build_ljspeech_corpus, raw_text
 
 HOURS = 0.004  # ~14 s of audio: a handful of utterances
 

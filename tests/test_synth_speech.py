@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from seqlab.data import espeak
-from seqlab.data.synth_speech import VARIANTS, _speaker_pools, build_corpus, main
-from seqlab.data.synth_text import (
+from seqlab.corpora import espeak
+from seqlab.corpora.synth_speech import VARIANTS, _speaker_pools, build_corpus, main
+from seqlab.corpora.synth_text import (
     SentenceGenerator,
     number_words,
     ordinal_words,

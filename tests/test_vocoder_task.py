@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import load_file
 
 from seqlab.cli import main, train
-from seqlab.data.synth_ljspeech import build_ljspeech_corpus
+from seqlab.corpora.synth_ljspeech import build_ljspeech_corpus
 from seqlab.engine.writers import read_metrics
 
 TINY = [  # a generator and discriminators small enough for a few CPU seconds per run

@@ -190,10 +190,10 @@ def build_corpora(root: Path) -> dict[str, Path]:
     }
     if (root / "done").is_file():
         return corpora
-    from seqlab.data.synth_ljspeech import build_ljspeech_corpus
-    from seqlab.data.synth_mt import build_mt_corpus
-    from seqlab.data.synth_speech import build_corpus
-    from seqlab.data.synth_speech_lang import build_lang_corpus
+    from seqlab.corpora.mt.corpus import build_mt_corpus
+    from seqlab.corpora.synth_ljspeech import build_ljspeech_corpus
+    from seqlab.corpora.synth_speech import build_corpus
+    from seqlab.corpora.synth_speech_lang import build_lang_corpus
 
     def english():
         build_corpus(corpora["speech"], hours=0.005, seed=3, workers=1, progress=False)

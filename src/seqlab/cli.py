@@ -460,14 +460,14 @@ def cmd_data(args: argparse.Namespace) -> int:
     if args.data_command == "get":
         return cmd_data_get(args)
     if args.data_command == "synth-speech" and args.layout == "ljspeech":
-        from seqlab.data.synth_ljspeech import build_ljspeech_corpus
+        from seqlab.corpora.synth_ljspeech import build_ljspeech_corpus
 
         hours = 0.3 if args.hours is None else args.hours
         summary = build_ljspeech_corpus(args.out, hours=hours, seed=args.seed, workers=args.workers)
         print(json.dumps(summary, indent=2, default=str))
         return 0
     if args.data_command == "synth-speech" and args.language != "en":
-        from seqlab.data.synth_speech_lang import build_lang_corpus
+        from seqlab.corpora.synth_speech_lang import build_lang_corpus
 
         hours = 0.3 if args.hours is None else args.hours
         summary = build_lang_corpus(args.out, language=args.language, hours=hours, seed=args.seed)
@@ -476,13 +476,13 @@ def cmd_data(args: argparse.Namespace) -> int:
     if args.data_command == "synth-speech" and args.hours is None:
         args.hours = 2.5  # the LibriSpeech layout's default (--layout ljspeech: 0.3)
     if args.data_command == "synth-speech":
-        from seqlab.data.synth_speech import build_corpus
+        from seqlab.corpora.synth_speech import build_corpus
 
         summary = build_corpus(args.out, hours=args.hours, seed=args.seed, workers=args.workers)
         print(json.dumps(summary, indent=2, default=str))
         return 0
     if args.data_command == "synth-mt":
-        from seqlab.data.synth_mt import build_mt_corpus
+        from seqlab.corpora.mt.corpus import build_mt_corpus
 
         summary = build_mt_corpus(
             args.out,
@@ -650,7 +650,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if built.get("hours_requested") == args.hours and built.get("seed") == args.seed:
         print(f"[demo] using the corpus already built in {data}")
     else:
-        from seqlab.data.synth_speech import build_corpus
+        from seqlab.corpora.synth_speech import build_corpus
 
         print(
             f"[demo] synthesising {args.hours} h of English speech with eSpeak NG into {data} ..."

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from seqlab.data.cache import cache_dir as seqlab_cache_dir
 from seqlab.data.index import RawItem
 
 TEXT_COLUMNS = ("sentence", "text", "transcription", "transcript", "normalized_text")
@@ -54,7 +55,7 @@ def scan_hf_disk(
     name: str,
     audio_column: str = "audio",
     text_column: str | None = None,
-    cache_dir: str | Path = "~/.cache/seqlab/hf_disk",
+    cache_dir: str | Path | None = None,
 ) -> list[RawItem]:
     """Raw items of one split of a saved dataset.
 
@@ -64,7 +65,8 @@ def scan_hf_disk(
         audio_column: the ``Audio`` column.
         text_column: the transcript column; None = the first of sentence, text, transcription,
             transcript, normalized_text.
-        cache_dir: where audio bytes are written as files.
+        cache_dir: where audio bytes are written as files; None: ``hf_disk/`` in
+            :func:`seqlab.data.cache.cache_dir`.
 
     Returns:
         raw items ``(id, audio_path, text, None)``; the id is the ``id``/``utt_id``/``path``
@@ -90,7 +92,8 @@ def scan_hf_disk(
         )
     ds = ds.cast_column(audio_column, datasets.Audio(decode=False))  # bytes and path, no decoding
     id_column = next((c for c in ("id", "utt_id") if c in ds.column_names), None)
-    out_dir = Path(cache_dir).expanduser() / ds._fingerprint
+    base = Path(cache_dir).expanduser() if cache_dir is not None else seqlab_cache_dir() / "hf_disk"
+    out_dir = base / ds._fingerprint
     out_dir.mkdir(parents=True, exist_ok=True)
     items: list[RawItem] = []
     audio_rows, texts = ds[audio_column], ds[text_column]

@@ -22,6 +22,11 @@ are truncated mid-stream or silent, which costs a full pass over the audio.
 
 The cache is a JSON-lines file of header facts keyed by (absolute path, size, mtime_ns): a second
 build stats each file but reads no headers, and a file that changed is read again.
+
+The audio half is shared with the vocoder's index (:func:`seqlab.data.vocoder_dataset.index_audio`,
+which checks audio only): :func:`scan_audio` reads and caches the facts of every file,
+:func:`check_audio` applies the checks on audio and ids (the first four reasons above), and
+:func:`write_bad_items` / :func:`bad_items_summary` report what was left out.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import json
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -88,47 +93,51 @@ class IndexResult:
 
 
 @dataclass
-class _Header:
-    frames: int
+class AudioFacts:
+    """What the index knows of one audio file, as cached: its length and rate, or why it is bad."""
+
+    frames: int  # samples per channel: the header's count, or the decoded count when decoded
     sample_rate: int
-    error: str | None = None  # why the file is bad, or None
+    peak: float | None = None  # max |sample| of the mono mixdown, when the file was decoded
+    error: str | None = None  # "<reason>: <detail>" when the file is bad, else None
 
 
-def _stat_key(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_size, st.st_mtime_ns
+def read_audio_facts(path: str, size: int, decode: bool) -> AudioFacts:
+    """The facts of one file of ``size`` bytes: its header, and with ``decode`` every sample.
 
-
-def _read_header(path: str, size: int, verify_audio: bool) -> _Header:
-    """Header facts of one file; errors become ``_Header.error`` ("<reason>: <detail>")."""
+    Decoding catches files truncated mid-stream or silent and measures the peak of the mono
+    mixdown (what the models hear; the vocoder's ``peak_normalize`` scales by it).
+    """
     if size == 0:
         # libsndfile writes a 0-frame flac as a 0-byte file, which it then cannot open.
-        return _Header(0, 0, "empty_audio: the file is 0 bytes")
+        return AudioFacts(0, 0, error="empty_audio: the file is 0 bytes")
     try:
         info = sf.info(path)
     except Exception as err:  # soundfile raises RuntimeError/LibsndfileError/TypeError
-        return _Header(0, 0, f"undecodable: {err}")
+        return AudioFacts(0, 0, error=f"undecodable: {err}")
     frames, sample_rate = int(info.frames), int(info.samplerate)
     if frames <= 0:
-        return _Header(frames, sample_rate, "empty_audio: the header says 0 frames")
-    if verify_audio:
-        try:
-            # Decode in blocks: a full read of a long file would hold it all in memory at once.
-            peak = 0.0
-            decoded = 0
-            for block in sf.blocks(path, blocksize=1 << 16, dtype="float32", always_2d=True):
-                decoded += block.shape[0]
-                peak = max(peak, float(np.abs(block).max(initial=0.0)))
-        except Exception as err:
-            return _Header(frames, sample_rate, f"undecodable: reading samples failed: {err}")
-        if decoded == 0:
-            return _Header(frames, sample_rate, "empty_audio: no samples could be decoded")
-        if peak == 0.0:
-            return _Header(frames, sample_rate, "empty_audio: all samples are zero")
-    return _Header(frames, sample_rate)
+        return AudioFacts(frames, sample_rate, error="empty_audio: the header says 0 frames")
+    if not decode:
+        return AudioFacts(frames, sample_rate)
+    peak = mono_peak = 0.0
+    decoded = 0
+    try:
+        # Decode in blocks: a full read of a long file would hold it all in memory at once.
+        for block in sf.blocks(path, blocksize=1 << 16, dtype="float32", always_2d=True):
+            decoded += block.shape[0]  # block: (frames, channels)
+            peak = max(peak, float(np.abs(block).max(initial=0.0)))
+            mono_peak = max(mono_peak, float(np.abs(block.mean(axis=1)).max(initial=0.0)))
+    except Exception as err:
+        return AudioFacts(frames, sample_rate, error=f"undecodable: reading samples failed: {err}")
+    if decoded == 0:
+        return AudioFacts(frames, sample_rate, error="empty_audio: no samples could be decoded")
+    if peak == 0.0:
+        return AudioFacts(frames, sample_rate, error="empty_audio: all samples are zero")
+    if mono_peak == 0.0:
+        detail = "empty_audio: the channels cancel out (the mono mixdown is all zeros)"
+        return AudioFacts(frames, sample_rate, error=detail)
+    return AudioFacts(decoded, sample_rate, peak=mono_peak)
 
 
 def _load_cache(cache_path: Path | None) -> dict[str, dict]:
@@ -152,6 +161,125 @@ def _save_cache(cache_path: Path, entries: dict[str, dict]) -> None:
         for entry in entries.values():
             f.write(json.dumps(entry) + "\n")
     os.replace(tmp, cache_path)  # atomic: a crash leaves the old cache, never half a file
+
+
+def _cached(entry: dict | None, key: tuple[int, int], verify_audio: bool) -> AudioFacts | None:
+    """The facts of a cache entry that still describes the file (same size and mtime_ns, decoded
+    when ``verify_audio`` asks for it), else None."""
+    if entry is None or (entry.get("size"), entry.get("mtime_ns")) != key:
+        return None
+    error = entry.get("error")
+    # A decoded good file has a peak; an entry without one predates it: read the file again.
+    if verify_audio and not (entry.get("verified") and (error or entry.get("peak") is not None)):
+        return None
+    return AudioFacts(entry["frames"], entry["sample_rate"], entry.get("peak"), error)
+
+
+def scan_audio(
+    paths: Iterable[str | Path],
+    cache_path: str | Path | None,
+    verify_audio: bool = False,
+    workers: int = 8,
+) -> dict[str, AudioFacts]:
+    """The facts of every existing file of ``paths``, through the cache.
+
+    Args:
+        paths: audio files (relative paths are taken from the working directory).
+        cache_path: JSON-lines cache keyed by (absolute path, size, mtime_ns), created or
+            updated; None disables caching.
+        verify_audio: decode every file (see :func:`read_audio_facts`); an entry cached from
+            headers only is read again.
+        workers: threads reading files (I/O bound, so more threads than cores is fine).
+
+    Returns:
+        absolute path -> :class:`AudioFacts`; a file that does not exist has no entry.
+    """
+    cache_path = Path(cache_path) if cache_path is not None else None
+    cache = _load_cache(cache_path)
+    facts: dict[str, AudioFacts] = {}
+    to_read: list[tuple[str, tuple[int, int]]] = []
+    for path in sorted({os.path.abspath(os.fspath(p)) for p in paths}):
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue  # missing: the caller reports it per item
+        key = (st.st_size, st.st_mtime_ns)
+        cached = _cached(cache.get(path), key, verify_audio)
+        if cached is not None:
+            facts[path] = cached
+        else:
+            to_read.append((path, key))
+    if to_read:
+        # soundfile releases the GIL in libsndfile, so threads overlap the reads.
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            read = list(
+                pool.map(lambda pk: read_audio_facts(pk[0], pk[1][0], verify_audio), to_read)
+            )
+        for (path, (size, mtime_ns)), found in zip(to_read, read, strict=True):
+            facts[path] = found
+            cache[path] = {
+                "audio_path": path, "size": size, "mtime_ns": mtime_ns, "frames": found.frames,
+                "sample_rate": found.sample_rate, "peak": found.peak, "error": found.error,
+                "verified": verify_audio,
+            }  # fmt: skip
+    if cache_path is not None and (to_read or not cache_path.is_file()):
+        _save_cache(cache_path, cache)
+    return facts
+
+
+def check_audio(
+    items: Iterable[RawItem], facts: dict[str, AudioFacts], bad: list[BadItem]
+) -> Iterator[tuple[RawItem, str, AudioFacts]]:
+    """The items that pass the checks on audio and ids, in input order, with their absolute path
+    and facts; each other item is appended to ``bad`` (``missing_file``, ``undecodable``,
+    ``empty_audio``, ``duplicate_id``) as the iteration reaches it, so that a caller's own checks
+    keep ``bad`` in input order.
+
+    Args:
+        items: raw items.
+        facts: :func:`scan_audio` of their paths.
+        bad: the list of bad items to append to.
+    """
+    seen_ids: set[str] = set()
+    for item in items:
+        path = os.path.abspath(os.fspath(item.audio_path))
+        audio = facts.get(path)
+        if audio is None:
+            bad.append(BadItem(str(item.id), path, "missing_file", f"{path} does not exist"))
+            continue
+        if audio.error is not None:
+            reason, _, detail = audio.error.partition(": ")
+            bad.append(BadItem(str(item.id), path, reason, detail))
+            continue
+        if item.id in seen_ids:
+            detail = f"id {item.id!r} was already used by an earlier item"
+            bad.append(BadItem(str(item.id), path, "duplicate_id", detail))
+            continue
+        seen_ids.add(item.id)
+        yield item, path, audio
+
+
+def write_bad_items(bad: list[BadItem], path: str | Path, split: str | None = None) -> None:
+    """Append ``bad`` to the JSON-lines file ``path`` (created, with its folder, if needed).
+
+    Args:
+        split: written with each item (``"split": "test"``), so one file can list several splits.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as f:
+        for b in bad:
+            record = asdict(b) if split is None else {"split": split, **asdict(b)}
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def bad_items_summary(n_items: int, bad: list[BadItem]) -> str:
+    """ "10 items, 6 bad (missing_file: 2, too_long: 4)": the reasons by frequency."""
+    summary = f"{n_items} items, {len(bad)} bad"
+    if bad:
+        reasons = ", ".join(f"{r}: {n}" for r, n in Counter(b.reason for b in bad).most_common())
+        summary += f" ({reasons})"
+    return summary
 
 
 def ctc_min_frames(token_ids: list[int]) -> int:
@@ -191,68 +319,17 @@ def build_index(
         :class:`IndexResult` with ``utterances`` (input order), ``bad`` and ``summary``.
     """
     raw_items = [RawItem(*item) for item in items]
-    cache_path = Path(cache_path) if cache_path is not None else None
-    cache = _load_cache(cache_path)
+    facts = scan_audio([item.audio_path for item in raw_items], cache_path, verify_audio, workers)
 
-    # 1. Stat every file; take headers from the cache when (size, mtime_ns) still match.
-    paths = sorted({os.path.abspath(os.fspath(item.audio_path)) for item in raw_items})
-    headers: dict[str, _Header] = {}
-    to_read: list[tuple[str, tuple[int, int]]] = []
-    for path in paths:
-        key = _stat_key(path)
-        if key is None:
-            continue  # missing: reported per item below
-        entry = cache.get(path)
-        if (
-            entry is not None
-            and (entry.get("size"), entry.get("mtime_ns")) == key
-            and bool(entry.get("verified")) >= verify_audio
-        ):
-            headers[path] = _Header(entry["frames"], entry["sample_rate"], entry.get("error"))
-        else:
-            to_read.append((path, key))
-
-    # 2. Read the missing headers in a thread pool (soundfile releases the GIL in libsndfile).
-    if to_read:
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            read = list(pool.map(lambda pk: _read_header(pk[0], pk[1][0], verify_audio), to_read))
-        for (path, (size, mtime_ns)), header in zip(to_read, read, strict=True):
-            headers[path] = header
-            cache[path] = {
-                "audio_path": path,
-                "size": size,
-                "mtime_ns": mtime_ns,
-                "frames": header.frames,
-                "sample_rate": header.sample_rate,
-                "error": header.error,
-                "verified": verify_audio,
-            }
-    if cache_path is not None and (to_read or not cache_path.is_file()):
-        _save_cache(cache_path, cache)
-
-    # 3. Per-item checks, in the documented order.
+    # Per-item checks, in the documented order (audio and ids first, in check_audio).
     utterances: list[Utterance] = []
     bad: list[BadItem] = []
-    seen_ids: set[str] = set()
-    for item in raw_items:
-        path = os.path.abspath(os.fspath(item.audio_path))
+    for item, path, audio in check_audio(raw_items, facts, bad):
 
         def reject(reason: str, detail: str, item=item, path=path) -> None:
             bad.append(BadItem(str(item.id), path, reason, detail))
 
-        header = headers.get(path)
-        if header is None:
-            reject("missing_file", f"{path} does not exist")
-            continue
-        if header.error is not None:
-            reason, _, detail = header.error.partition(": ")
-            reject(reason, detail)
-            continue
-        if item.id in seen_ids:
-            reject("duplicate_id", f"id {item.id!r} was already used by an earlier item")
-            continue
-        seen_ids.add(item.id)
-        duration = header.frames / header.sample_rate
+        duration = audio.frames / audio.sample_rate
         text = normalize(item.raw_text or "")
         if not text:
             reject("empty_transcript", f"transcript {item.raw_text!r} is empty after normalisation")
@@ -275,20 +352,13 @@ def build_index(
         if max_duration is not None and duration > max_duration:
             reject("too_long", f"{duration:.3f} s > max_duration {max_duration} s")
             continue
-        utterances.append(Utterance(str(item.id), path, text, duration, header.sample_rate))
+        utterances.append(Utterance(str(item.id), path, text, duration, audio.sample_rate))
 
-    # 4. Report.
+    # Report.
     if bad and bad_items_path is not None:
-        bad_items_path = Path(bad_items_path)
-        bad_items_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(bad_items_path, "a") as f:
-            for b in bad:
-                record = asdict(b) if split is None else {"split": split, **asdict(b)}
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
-    summary = f"{len(raw_items)} items, {len(bad)} bad"
+        write_bad_items(bad, bad_items_path, split)
+    summary = bad_items_summary(len(raw_items), bad)
     if bad:
-        reasons = ", ".join(f"{r}: {n}" for r, n in Counter(b.reason for b in bad).most_common())
-        summary += f" ({reasons})"
         summary += f" -> {bad_items_path}" if bad_items_path is not None else " (not written)"
     # A warning so that users see it even without logging configured.
     (logger.warning if bad else logger.info)("index: %s", summary)

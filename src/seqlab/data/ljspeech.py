@@ -160,23 +160,21 @@ def scan_ljspeech(
 def ensure_builtin_corpus(data_cfg) -> None:
     """Build the built-in corpus at ``data_cfg.root`` when ``build_if_missing`` and it is absent.
 
-    A lock file next to the corpus makes concurrent processes (DDP ranks) build it once; the
-    others wait and then find ``corpus.json``.
+    Concurrent processes (DDP ranks) build it once (:func:`seqlab.corpora.build_once.build_once`);
+    a corpus of the user's own there (a ``metadata.csv`` without ``corpus.json``) is never
+    overwritten.
     """
-    root = Path(data_cfg.root)
-    if not data_cfg.get("build_if_missing", False) or (root / "corpus.json").is_file():
+    if not data_cfg.get("build_if_missing", False):
         return
-    import fcntl
+    from seqlab.corpora.build_once import build_once
 
-    root.parent.mkdir(parents=True, exist_ok=True)
-    with open(root.parent / f".{root.name}.build.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        if (root / "corpus.json").is_file():
-            return
-        if (root / "metadata.csv").exists():
-            return  # a corpus of the user's own (no corpus.json): never overwrite it
-        from seqlab.data.synth_ljspeech import build_ljspeech_corpus
+    root = Path(data_cfg.root)
+
+    def build() -> None:
+        from seqlab.corpora.synth_ljspeech import build_ljspeech_corpus
 
         hours, seed = float(data_cfg.get("corpus_hours", 0.3)), int(data_cfg.get("corpus_seed", 0))
         print(f"[data] building the built-in LJSpeech-layout corpus ({hours} h) in {root} ...")
         build_ljspeech_corpus(root, hours=hours, seed=seed, overwrite=True)
+
+    build_once(root, build, foreign=lambda root: (root / "metadata.csv").exists())

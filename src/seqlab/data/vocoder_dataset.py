@@ -11,8 +11,9 @@ A vocoder learns from audio alone, so its index checks only the audio (no transc
 ======================  ================================================================
 
 Bad items are written in :class:`seqlab.data.index.BadItem`'s record format to
-``bad_items.jsonl``. Header facts (and, when the files are decoded, the peak) are cached like the
-ASR index's, keyed by (absolute path, size, mtime_ns).
+``bad_items.jsonl``. The audio is scanned, cached and checked by the ASR index's code
+(:func:`seqlab.data.index.scan_audio` and :func:`~seqlab.data.index.check_audio`): header facts,
+and when the files are decoded the frame count and peak, keyed by (absolute path, size, mtime_ns).
 
 Segments: :class:`SegmentBatchSampler` yields lists of ``(index, crop_seed)``; the crop of an
 item is a pure function of (seed, epoch, index), so it is the same with any number of loader
@@ -22,13 +23,9 @@ is already at the model's rate.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-from collections import Counter
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +35,14 @@ from torch.utils.data import Dataset
 
 from seqlab.audio.io import load_audio
 from seqlab.data.bucketing import _EpochBatchSampler
-from seqlab.data.index import BadItem, RawItem
+from seqlab.data.index import (
+    BadItem,
+    RawItem,
+    bad_items_summary,
+    check_audio,
+    scan_audio,
+    write_bad_items,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -71,54 +75,6 @@ class VocoderIndex:
     summary: str
 
 
-def _read_facts(path: str, size: int, decode: bool) -> dict:
-    """Header facts of one file, and its mono peak when ``decode``; errors are "<reason>: <detail>"."""
-    facts = {"frames": 0, "sample_rate": 0, "peak": None, "error": None, "verified": decode}
-    if size == 0:
-        return {**facts, "error": "empty_audio: the file is 0 bytes"}
-    try:
-        info = sf.info(path)
-    except Exception as err:  # soundfile raises RuntimeError/LibsndfileError/TypeError
-        return {**facts, "error": f"undecodable: {err}"}
-    facts.update(frames=int(info.frames), sample_rate=int(info.samplerate))
-    if facts["frames"] <= 0:
-        return {**facts, "error": "empty_audio: the header says 0 frames"}
-    if decode:
-        peak, decoded = 0.0, 0
-        try:
-            for block in sf.blocks(path, blocksize=1 << 16, dtype="float32", always_2d=True):
-                decoded += block.shape[0]
-                peak = max(peak, float(np.abs(block.mean(axis=1)).max(initial=0.0)))
-        except Exception as err:
-            return {**facts, "error": f"undecodable: reading samples failed: {err}"}
-        if decoded == 0:
-            return {**facts, "error": "empty_audio: no samples could be decoded"}
-        if peak == 0.0:
-            return {**facts, "error": "empty_audio: all samples are zero"}
-        facts.update(frames=decoded, peak=peak)
-    return facts
-
-
-def _load_cache(path: Path | None) -> dict[str, dict]:
-    if path is None or not path.is_file():
-        return {}
-    entries = {}
-    for line in path.read_text().splitlines():
-        try:
-            entry = json.loads(line)
-            entries[entry["audio_path"]] = entry
-        except (json.JSONDecodeError, KeyError, TypeError):
-            continue  # a damaged cache only costs re-reading that file
-    return entries
-
-
-def _save_cache(path: Path, entries: dict[str, dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    tmp.write_text("".join(json.dumps(e) + "\n" for e in entries.values()))
-    os.replace(tmp, path)  # atomic: never half a cache
-
-
 def index_audio(
     items: Iterable[RawItem | tuple],
     cache_path: str | Path | None = None,
@@ -142,75 +98,25 @@ def index_audio(
         :class:`VocoderIndex` with the good utterances in input order.
     """
     raw = [RawItem(*item) for item in items]
-    cache_path = Path(cache_path) if cache_path is not None else None
-    cache = _load_cache(cache_path)
-    paths = sorted({os.path.abspath(os.fspath(item.audio_path)) for item in raw})
-    facts: dict[str, dict] = {}
-    to_read = []
-    for path in paths:
-        try:
-            st = os.stat(path)
-        except OSError:
-            continue  # missing: reported per item
-        entry = cache.get(path)
-        if (
-            entry is not None
-            and (entry.get("size"), entry.get("mtime_ns")) == (st.st_size, st.st_mtime_ns)
-            and bool(entry.get("verified")) >= verify_audio
-        ):
-            facts[path] = entry
-        else:
-            to_read.append((path, st.st_size, st.st_mtime_ns))
-    if to_read:
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            read = list(pool.map(lambda p: _read_facts(p[0], p[1], verify_audio), to_read))
-        for (path, size, mtime_ns), entry in zip(to_read, read, strict=True):
-            facts[path] = cache[path] = {
-                "audio_path": path, "size": size, "mtime_ns": mtime_ns, **entry
-            }  # fmt: skip
-        if cache_path is not None:
-            _save_cache(cache_path, cache)
-
+    facts = scan_audio([item.audio_path for item in raw], cache_path, verify_audio, workers)
     good: list[VocoderUtterance] = []
     bad: list[BadItem] = []
-    seen: set[str] = set()
-    for item in raw:
-        path = os.path.abspath(os.fspath(item.audio_path))
-        entry = facts.get(path)
-        if entry is None:
-            bad.append(BadItem(str(item.id), path, "missing_file", f"{path} does not exist"))
-            continue
-        if entry.get("error"):
-            reason, _, detail = entry["error"].partition(": ")
-            bad.append(BadItem(str(item.id), path, reason, detail))
-            continue
-        if item.id in seen:
-            bad.append(BadItem(str(item.id), path, "duplicate_id", "an earlier item has this id"))
-            continue
-        seen.add(item.id)
+    for item, path, audio in check_audio(raw, facts, bad):
         utt = VocoderUtterance(
-            str(item.id), path, item.raw_text or "", int(entry["frames"]),
-            int(entry["sample_rate"]), entry.get("peak"),
-        )  # fmt: skip
+            str(item.id), path, item.raw_text or "", audio.frames, audio.sample_rate, audio.peak
+        )
         if utt.duration < min_seconds:
             detail = f"{utt.duration:.3f} s < min_seconds {min_seconds} s"
             bad.append(BadItem(utt.id, path, "too_short", detail))
             continue
         good.append(utt)
 
-    summary = f"{len(raw)} items, {len(bad)} bad"
-    if bad:
-        reasons = ", ".join(f"{r}: {n}" for r, n in Counter(b.reason for b in bad).most_common())
-        summary += f" ({reasons})"
-        if bad_items_path is not None:
-            bad_items_path = Path(bad_items_path)
-            bad_items_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(bad_items_path, "a") as f:
-                for b in bad:
-                    f.write(json.dumps(asdict(b), ensure_ascii=False) + "\n")
-            summary += f", left out and listed in {bad_items_path}"
-        else:
-            summary += ", left out (not written)"
+    summary = bad_items_summary(len(raw), bad)
+    if bad and bad_items_path is not None:
+        write_bad_items(bad, bad_items_path)
+        summary += f", left out and listed in {bad_items_path}"
+    elif bad:
+        summary += ", left out (not written)"
     (logger.warning if bad else logger.info)("audio index: %s", summary)
     return VocoderIndex(good, bad, summary)
 

@@ -147,19 +147,16 @@ def _ensure_builtin_corpus(data: DictConfig) -> None:
     builtin = data.get("builtin")
     if not builtin or (Path(data.root) / "corpus.json").is_file():
         return
-    import os
-    import time
+    from seqlab.corpora.build_once import build_once
+    from seqlab.corpora.synth_speech_lang import build_lang_corpus
 
-    from seqlab.data.synth_speech_lang import build_lang_corpus
+    def build() -> None:
+        print(f"[seqlab] building the built-in {builtin.language} corpus in {data.root} ...")
+        build_lang_corpus(
+            data.root,
+            language=str(builtin.language),
+            hours=float(builtin.hours),
+            seed=int(builtin.seed),
+        )
 
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun rank 0 builds, the others wait
-        while not (Path(data.root) / "corpus.json").is_file():
-            time.sleep(2)
-        return
-    print(f"[seqlab] building the built-in {builtin.language} corpus in {data.root} ...")
-    build_lang_corpus(
-        data.root,
-        language=str(builtin.language),
-        hours=float(builtin.hours),
-        seed=int(builtin.seed),
-    )
+    build_once(data.root, build)  # DDP ranks: one builds, the others wait for it

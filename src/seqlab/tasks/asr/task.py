@@ -7,7 +7,6 @@ inside the model's forward, on the training device, in batch.
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 from collections import Counter
 from pathlib import Path
@@ -21,6 +20,7 @@ from seqlab.audio.augment import AugmentPipeline
 from seqlab.audio.features import LogMelSpectrogram, compute_global_stats
 from seqlab.data.asr_dataset import ASRDataset
 from seqlab.data.bucketing import DynamicBucketBatchSampler
+from seqlab.data.cache import cache_dir
 from seqlab.data.collate import collate_asr
 from seqlab.data.index import build_index
 from seqlab.data.librispeech import scan_librispeech
@@ -55,10 +55,6 @@ class CTCRecognizer(nn.Module):
     def output_lengths(self, sample_lengths: torch.Tensor) -> torch.Tensor:
         """Output frames (CTC time steps) of ``(B,)`` sample counts."""
         return self.encoder.output_lengths(self.features.frame_lengths(sample_lengths))
-
-
-def _cache_dir() -> Path:
-    return Path(os.environ.get("SEQLAB_CACHE_DIR", "~/.cache/seqlab")).expanduser()
 
 
 class ASRTask(EvaluableTask):
@@ -296,7 +292,7 @@ class ASRTask(EvaluableTask):
         model_type = self.cfg.data.get("vocab_model_type") or "unigram"
         extra = () if model_type == "unigram" else (model_type,)  # unigram keeps its cache keys
         out_dir = (
-            _cache_dir()
+            cache_dir()
             / "vocab"
             / self._fingerprint("train", kind, self.cfg.data.vocab_size, *extra)
         )
@@ -338,7 +334,7 @@ class ASRTask(EvaluableTask):
                     name,
                     audio_column=data.get("audio_column", "audio"),
                     text_column=data.get("text_column"),
-                    cache_dir=_cache_dir() / "hf_disk",
+                    cache_dir=cache_dir() / "hf_disk",
                 )
             ]
         raise ValueError(
@@ -395,7 +391,7 @@ class ASRTask(EvaluableTask):
         normalize = getattr(self.vocab, "normalize", normalize_text)  # the vocabulary's rules
         index = build_index(
             raw_items,
-            cache_path=_cache_dir() / "index" / f"{self._fingerprint(split)}.jsonl",
+            cache_path=cache_dir() / "index" / f"{self._fingerprint(split)}.jsonl",
             vocab=self._split_vocab(split),
             min_frames_fn=self._min_frames,
             normalize=normalize,

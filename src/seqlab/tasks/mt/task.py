@@ -294,11 +294,16 @@ class MTTask(EvaluableTask):
         # a catalogue corpus (data.corpus, e.g. multi30k): fetch it (data.download) or say how
         ensure_corpus(data, [str(data[s]) for s in ("train", "val", "test") if data.get(s)])
         root = Path(self.cfg.data.root)
-        if not root.exists() and self.cfg.data.get("build_if_missing", False):
-            from seqlab.data.synth_mt import build_mt_corpus
+        if self.cfg.data.get("build_if_missing", False):
+            from seqlab.corpora.build_once import build_once
+            from seqlab.corpora.mt.corpus import build_mt_corpus
 
-            print(f"[mt] building the built-in German-English corpus in {root} ...", flush=True)
-            build_mt_corpus(root, seed=int(self.cfg.data.get("corpus_seed", 0)))
+            def build() -> None:
+                print(f"[mt] building the built-in German-English corpus in {root} ...", flush=True)
+                build_mt_corpus(root, seed=int(self.cfg.data.get("corpus_seed", 0)))
+
+            # DDP ranks: one builds, the others wait; files of the user's own are never built over
+            build_once(root, build, foreign=lambda root: root.exists())
         if not root.exists():
             raise FileNotFoundError(
                 f"data.root {root} does not exist; build the built-in corpus with "

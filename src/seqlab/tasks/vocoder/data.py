@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 from pathlib import Path
 
+from seqlab.data.cache import cache_dir
 from seqlab.data.ljspeech import ensure_builtin_corpus, scan_ljspeech
 from seqlab.data.vocoder_dataset import (
     SegmentBatchSampler,
@@ -20,7 +20,7 @@ from seqlab.engine.task import DataSpec
 
 
 def _cache_path(data_cfg, split: str, verify: bool) -> Path:
-    base = Path(os.environ.get("SEQLAB_CACHE_DIR", "~/.cache/seqlab")).expanduser()
+    base = cache_dir()
     key = repr((str(Path(data_cfg.root).resolve()), "ljspeech-vocoder", split, verify))
     return base / "index" / f"{hashlib.sha256(key.encode()).hexdigest()[:16]}.jsonl"
 

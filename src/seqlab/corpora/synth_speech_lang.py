@@ -9,7 +9,7 @@ character vocabulary, numbers written as digits in the transcripts (eSpeak reads
 text normaliser spells them out with num2words), and the OpenSLR reader. Speakers are eSpeak
 voices + variants with their own rate and pitch; dev and test speakers are never heard in train,
 and the three splits have disjoint sentences. Same seed, same bytes (the rendering is
-:func:`seqlab.data.synth_speech.render`, deterministic per utterance).
+:func:`seqlab.corpora.synth_speech.render`, deterministic per utterance).
 
 Ours because no corpus can be downloaded at run time; the sentences come from the tiny grammar
 below (nouns are used in the nominative or in fixed phrases, so no declension is needed).
@@ -24,7 +24,7 @@ import shutil
 import time
 from pathlib import Path
 
-from seqlab.data.synth_speech import Job, render
+from seqlab.corpora.synth_speech import Job, render
 
 CORPUS_VERSION = "synth-speech-lang-1"  # bump when a seed's corpus changes
 SECONDS_PER_UTTERANCE = 1.9  # measured average, to plan the utterances for the requested hours

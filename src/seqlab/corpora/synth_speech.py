@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from seqlab.data.synth_text import GENERATOR_VERSION, SentenceGenerator
+from seqlab.corpora.synth_text import GENERATOR_VERSION, SentenceGenerator
 from seqlab.pools import process_pool
 
 CORPUS_VERSION = "synth-speech-1"  # bump when a seed's corpus changes
@@ -107,7 +107,7 @@ def render(job: Job, sample_rate: int = SAMPLE_RATE, container: str = "FLAC") ->
         ``(file_bytes, n_samples)``: a mono 16-bit file and its length in samples.
     """
     from seqlab.audio.resample import resample
-    from seqlab.data.espeak import ESPEAK_SAMPLE_RATE, synthesize
+    from seqlab.corpora.espeak import ESPEAK_SAMPLE_RATE, synthesize
 
     wave = synthesize(job.text, job.voice, job.variant, job.rate, job.pitch, job.pitch_range)
     loud = np.nonzero(np.abs(wave) > 10 ** (-50 / 20) * max(np.abs(wave).max(), 1e-9))[0]
@@ -178,7 +178,7 @@ def _speaker_pools(rng: random.Random) -> dict[str, list[Speaker]]:
     twice, with the voices rotating, so that a train subset of a few hundred chapters has heard
     every voice and every variant that dev and test use (only their pairings are new).
     """
-    from seqlab.data.espeak import list_variants, list_voices
+    from seqlab.corpora.espeak import list_variants, list_voices
 
     voices = [v for v in list_voices("en") if v not in EXCLUDED_VOICES]
     available = set(list_variants())

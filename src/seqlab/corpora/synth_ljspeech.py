@@ -11,7 +11,7 @@ makes the 95/5 one.
 
 Same seed, same bytes: the plan (sentences, prosody, noise seeds) is made in this process from
 the seed, workers only render, files are written in plan order, and the plan never depends on the
-number of workers. Sentences come from :class:`seqlab.data.synth_text.SentenceGenerator`; the
+number of workers. Sentences come from :class:`seqlab.corpora.synth_text.SentenceGenerator`; the
 "text" column writes their numbers as digits.
 
 Ours because no corpus can be downloaded at run time; eSpeak NG ships as a wheel.
@@ -28,9 +28,9 @@ import shutil
 import time
 from pathlib import Path
 
-from seqlab.data.espeak import ESPEAK_SAMPLE_RATE
-from seqlab.data.synth_speech import Job, render
-from seqlab.data.synth_text import GENERATOR_VERSION, SentenceGenerator, number_words
+from seqlab.corpora.espeak import ESPEAK_SAMPLE_RATE
+from seqlab.corpora.synth_speech import Job, render
+from seqlab.corpora.synth_text import GENERATOR_VERSION, SentenceGenerator, number_words
 from seqlab.pools import process_pool
 
 CORPUS_VERSION = "synth-ljspeech-1"  # bump when a seed's corpus changes
@@ -150,7 +150,7 @@ def build_ljspeech_corpus(
         out: target directory; must not already hold a corpus unless ``overwrite``.
         hours: audio duration; utterances are added until it is reached.
         seed: sentences, prosody and noise follow from it, byte for byte.
-        voice: eSpeak voice and variant, ``"voice+variant"`` (``seqlab.data.espeak.list_voices``
+        voice: eSpeak voice and variant, ``"voice+variant"`` (``seqlab.corpora.espeak.list_voices``
             and ``list_variants``).
         workers: synthesis processes (default ``os.cpu_count()``); does not change the output.
         progress: print the summary line.
