@@ -169,32 +169,10 @@ def _user_errors() -> tuple[type[Exception], ...]:
     return (ConfigError, FileNotFoundError, ParallelDataError)
 
 
-def train(experiment: str, overrides: list[str]) -> dict:
-    """Compose ``experiment`` with ``overrides``, build its task and run the engine. Returns fit's summary."""
-    from hydra.errors import InstantiationException
-    from hydra.utils import instantiate
-
-    from seqlab.config import compose_experiment
-    from seqlab.engine.rng import seed_everything
-    from seqlab.engine.rundir import resume_run_dir
-    from seqlab.engine.trainer import fit
-
-    cfg = compose_experiment(experiment, overrides)
-    resume_run_dir(cfg)  # a resume_from that cannot be resumed fails before anything is written
-    seed_everything(int(cfg.seed), bool(cfg.trainer.deterministic))  # before the model is built
-    try:
-        task = instantiate(cfg.task, cfg=cfg, _recursive_=False)
-    except InstantiationException as err:
-        if isinstance(err.__cause__, _user_errors()):  # the task's message, not Hydra's wrapping
-            raise err.__cause__ from None
-        raise
-    # run_dir=None: the engine makes the run directory on rank 0 (or reuses the one that owns
-    # trainer.resume_from) and shares it with every rank
-    return fit(cfg, task, None, overrides=overrides)
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     import os
+
+    from seqlab.experiment import train
 
     try:
         summary = train(args.experiment, args.overrides)
@@ -629,6 +607,7 @@ DEMO_BETA = 4.0
 def cmd_demo(args: argparse.Namespace) -> int:
     """Built-in corpus (unless there) -> train asr_conformer -> n-gram LM -> test WER/CER per decoder."""
     from seqlab.evaluation import evaluate
+    from seqlab.experiment import train
 
     data = Path(args.data)
     summary_file = data / "corpus.json"

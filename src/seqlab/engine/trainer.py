@@ -55,6 +55,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import gather_object
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
@@ -63,7 +64,7 @@ from seqlab.engine.averaging import WeightAveraging
 from seqlab.engine.optim import build_optimizers, build_schedulers, restore_scheduler
 from seqlab.engine.progress import Progress
 from seqlab.engine.rng import capture_rng_state, seed_everything
-from seqlab.engine.rundir import agree_on_run_dir
+from seqlab.engine.rundir import agree_on_run_dir, resume_run_dir
 from seqlab.engine.step import OptimizerStep, to_device
 from seqlab.engine.task import give_prepared_models
 from seqlab.engine.time_budget import TimeBudget, follows_budget
@@ -122,13 +123,12 @@ def _outside_throughput(method):
 
 
 def fit(cfg: DictConfig, task, run_dir: Path | None = None, overrides=()) -> dict:
-    """Train ``task`` as ``cfg`` says.
+    """Train ``task`` as ``cfg`` says (:func:`run` builds the task from ``cfg`` and calls this).
 
     Args:
         cfg: the full resolved config (seed, experiment_name, optimizer, lr_scheduler, trainer,
             writer).
-        task: built by ``hydra.utils.instantiate(cfg.task, cfg=cfg, _recursive_=False)``
-            after :func:`seed_everything` (so that model initialisation is seeded).
+        task: built by :func:`build_task` (seeded first, so that model initialisation is).
         run_dir: None: a new run dir, or the run that owns ``trainer.resume_from``.
         overrides: the command-line overrides, written to overrides.txt.
 
@@ -738,6 +738,42 @@ def _batch_size(batch: dict) -> int:
     return 1
 
 
+def build_task(cfg: DictConfig):
+    """Seed as ``cfg`` says, then build its task (``cfg.task._target_`` called with ``cfg=cfg``).
+
+    Seeding first makes the model's initial weights depend on ``cfg.seed`` alone. A task that
+    rejects its config or data (a ``ValueError`` such as ``ConfigError``, or an ``OSError`` such
+    as a missing corpus) raises that error itself, not Hydra's ``InstantiationException`` around
+    it, so its message, which names the key or file and what to do, reaches the user as it is.
+    """
+    seed_everything(int(cfg.seed), bool(cfg.trainer.get("deterministic", False)))
+    try:
+        return hydra.utils.instantiate(cfg.task, cfg=cfg, _recursive_=False)
+    except InstantiationException as err:
+        if isinstance(err.__cause__, (ValueError, OSError)):
+            raise err.__cause__ from None
+        raise
+
+
+def run(cfg: DictConfig, overrides=()) -> dict:
+    """Run one experiment from its full config: what ``seqlab train``, ``seqlab sweep``,
+    ``seqlab.train`` and the tests all do once the config is composed.
+
+    Checks ``trainer.resume_from`` before anything is built or written, builds the task
+    (:func:`build_task`), then trains it (:func:`fit`; the engine makes the run directory on rank
+    0, or reuses the one that owns ``trainer.resume_from``, and shares it with every rank).
+
+    Args:
+        cfg: the full resolved config (``seqlab.config.compose_experiment``, or a run's config.yaml).
+        overrides: the command-line overrides, written to the run's overrides.txt.
+
+    Returns:
+        :func:`fit`'s summary.
+    """
+    resume_run_dir(cfg)
+    return fit(cfg, build_task(cfg), None, overrides=overrides)
+
+
 def main(argv: list[str] | None = None) -> dict:
     """``python -m seqlab.engine.trainer --config run.yaml [key=value ...]``: train from a full
     resolved config (no Hydra composition: ``seqlab train`` does that). Works under torchrun."""
@@ -748,9 +784,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. trainer.n_epochs=3")
     args = parser.parse_args(argv)
     cfg = OmegaConf.merge(OmegaConf.load(args.config), OmegaConf.from_dotlist(args.overrides))
-    seed_everything(int(cfg.seed), bool(cfg.trainer.get("deterministic", False)))
-    task = hydra.utils.instantiate(cfg.task, cfg=cfg, _recursive_=False)
-    return fit(cfg, task, None, args.overrides)
+    return run(cfg, args.overrides)
 
 
 if __name__ == "__main__":

@@ -61,18 +61,6 @@ def compose_base(base: str, overrides: list[str]) -> DictConfig:
     return compose_experiment(base, overrides)
 
 
-def _train(base: str, overrides: list[str]) -> dict:
-    from hydra.utils import instantiate
-
-    from seqlab.engine.rng import seed_everything
-    from seqlab.engine.trainer import fit
-
-    cfg = compose_base(base, overrides)
-    seed_everything(int(cfg.seed), bool(cfg.trainer.get("deterministic", False)))
-    task = instantiate(cfg.task, cfg=cfg, _recursive_=False)
-    return fit(cfg, task, None, overrides=overrides)
-
-
 def point_name(values: list[tuple[str, str]]) -> str:
     """``[("model.n_heads", "8"), ("optimizer.lr", "1e-3")]`` -> ``model.n_heads=8,optimizer.lr=1e-3``
     (characters a folder name should not hold become ``_``)."""
@@ -124,6 +112,8 @@ def run_sweep(
         ConfigError: no grid axis, an unknown key, ``--train-fraction`` for data without it, or
             a sweep directory that holds a different grid.
     """
+    from seqlab.engine.trainer import run
+
     axes, fixed = parse_grid(overrides)
     if not axes:
         raise ConfigError(
@@ -198,7 +188,8 @@ def run_sweep(
         point["status"] = "running"
         _write_manifest(manifest_path, manifest)
         try:
-            summary = _train(base, [*point["overrides"], *extra])
+            given = [*point["overrides"], *extra]
+            summary = run(compose_base(base, given), given)
         except Exception as err:  # one failing point must not lose the others
             point.update(status="failed", error=f"{type(err).__name__}: {err}")
             _write_manifest(manifest_path, manifest)
