@@ -19,14 +19,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from seqlab.config import ConfigError
+from seqlab.config import ConfigError, quote_override
 
 MANIFEST = "sweep.json"
-
-
-def _quote(value: str) -> str:
-    """A Hydra override value quoted so that '=', ',' and '/' survive."""
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def parse_grid(overrides: list[str]) -> tuple[list[tuple[str, list[str]]], list[str]]:
@@ -147,7 +142,7 @@ def run_sweep(
     for combo in itertools.product(*[[(key, v) for v in values] for key, values in axes]):
         point = point_name(list(combo))
         point_overrides = [*fixed, *(f"{k}={v}" for k, v in combo),
-                           f"trainer.run_name={_quote(f'{name}/{point}')}"]  # fmt: skip
+                           f"trainer.run_name={quote_override(f'{name}/{point}')}"]  # fmt: skip
         points.append({"name": point, "overrides": point_overrides,
                        "run_dir": str(sweep_dir / point), "status": "pending"})  # fmt: skip
     manifest = {"grid": grid, "experiment": experiment, "points": points}
@@ -174,7 +169,7 @@ def run_sweep(
         extra = []
         last = run_dir / "checkpoints" / "last"
         if last.exists():
-            extra = [f"trainer.resume_from={_quote(last.resolve())}"]
+            extra = [f"trainer.resume_from={quote_override(last.resolve())}"]
             log(f"{header}: resuming from {last.resolve().name}")
         else:
             if run_dir.exists():  # killed before its first checkpoint: nothing to resume
