@@ -74,6 +74,11 @@ def test_eval_on_a_hand_written_librispeech_dir(trained, corpus, tmp_path, capsy
     n = len(SENTENCES[3:])
     assert f"test: {n} of {n} items are resampled to the model's 16000 Hz on load" in printed.err
     assert f"({n} at 22050 Hz)" in printed.err
+    # the Python API scores the same
+    again = seqlab.evaluate(
+        trained / "checkpoints" / "best", [f"data.root={corpus}"], out=tmp_path / "api.json"
+    )
+    assert again["metrics"] == result["metrics"] and again["n_items"] == result["n_items"]
 
 
 def test_transcribe_cli_json_and_python_api(trained, corpus, capsys):
