@@ -93,7 +93,6 @@ def main() -> None:
     args = parser.parse_args()
 
     import seqlab
-    from seqlab.cli import train
     from seqlab.engine.writers import read_metrics
     from seqlab.evaluation import evaluate
 
@@ -102,7 +101,7 @@ def main() -> None:
         experiment = EXPERIMENTS[name]
         run_name = f"{name}-{int(args.seconds)}s-{time.strftime('%Y%m%d-%H%M%S')}"
         print(f"\n[{name}] training {experiment} for {args.seconds:.0f} s of training time ...")
-        summary = train(
+        summary = seqlab.train(
             experiment,
             [
                 f"data.root={args.data}",

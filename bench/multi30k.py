@@ -56,7 +56,7 @@ def load() -> float | None:
 
 def train_one(name: str, args) -> Path:
     """Train the model's experiment for its own time budget; returns the run directory."""
-    from seqlab.cli import train
+    import seqlab
 
     run_name = f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
     overrides = [
@@ -69,7 +69,7 @@ def train_one(name: str, args) -> Path:
     if args.seconds:
         overrides.append(f"trainer.max_seconds={args.seconds}")
     print(f"\n[{name}] training {EXPERIMENTS[name]} ({' '.join(overrides)}) ...", flush=True)
-    summary = train(EXPERIMENTS[name], overrides)
+    summary = seqlab.train(EXPERIMENTS[name], overrides)
     return Path(summary["run_dir"])
 
 

@@ -1,5 +1,6 @@
 """The user's story for speech recognition: train from the CLI, then `seqlab eval` and `seqlab transcribe`
-on a LibriSpeech-layout directory written by hand here (not by seqlab's corpus writer)."""
+on a LibriSpeech-layout directory written by hand (conftest's ``librispeech_dir``, not by seqlab's
+corpus writer)."""
 
 import json
 
@@ -8,48 +9,14 @@ import pytest
 import soundfile as sf
 
 import seqlab
+from handwritten_librispeech import SENTENCES
 from seqlab.cli import main
-from seqlab.corpora.espeak import ESPEAK_SAMPLE_RATE, synthesize
-
-SENTENCES = [
-    "turn on the kitchen lights",
-    "the meeting starts at nine",
-    "please call my sister tomorrow",
-    "it is cold and windy today",
-    "open the front door",
-    "set a timer for ten minutes",
-]
-
-
-def write_librispeech(root, subset, speaker, chapter, sentences, rate, voice="en-us"):
-    """One LibriSpeech chapter by hand: <root>/<subset>/<spk>/<chapter>/<spk>-<chapter>-NNNN.flac + trans.txt."""
-    folder = root / subset / str(speaker) / str(chapter)
-    folder.mkdir(parents=True)
-    lines = []
-    for i, text in enumerate(sentences):
-        utt = f"{speaker}-{chapter}-{i:04d}"
-        wave = synthesize(text, voice=voice)
-        if (
-            rate != ESPEAK_SAMPLE_RATE
-        ):  # plain linear interpolation: deliberately not seqlab's resampler
-            t = np.arange(int(len(wave) * rate / ESPEAK_SAMPLE_RATE)) / rate
-            wave = np.interp(t, np.arange(len(wave)) / ESPEAK_SAMPLE_RATE, wave)
-        sf.write(folder / f"{utt}.flac", wave.astype(np.float32), rate, subtype="PCM_16")
-        lines.append(f"{utt} {text.upper()}")
-    (folder / f"{speaker}-{chapter}.trans.txt").write_text("\n".join(lines) + "\n")
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("LibriSpeech")
-    write_librispeech(root, "train-clean-100", 19, 198, SENTENCES * 2, 16000)
-    write_librispeech(root, "dev-clean", 84, 121123, SENTENCES[:3], 16000)
-    # a 22,050 Hz test subset: the loader must resample it to the model's 16 kHz
-    write_librispeech(root, "test-clean", 61, 70968, SENTENCES[3:], 22050, voice="en-gb-x-rp")
-    # a bad item: a transcript line whose audio is missing must be reported, not crash
-    trans = root / "test-clean" / "61" / "70968" / "61-70968.trans.txt"
-    trans.write_text(trans.read_text() + "61-70968-0099 THIS FILE IS MISSING\n")
-    return root
+def corpus(librispeech_dir):
+    """The session's hand-written LibriSpeech directory (tests/conftest.py)."""
+    return librispeech_dir
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +74,11 @@ def test_eval_on_a_hand_written_librispeech_dir(trained, corpus, tmp_path, capsy
     n = len(SENTENCES[3:])
     assert f"test: {n} of {n} items are resampled to the model's 16000 Hz on load" in printed.err
     assert f"({n} at 22050 Hz)" in printed.err
+    # the Python API scores the same
+    again = seqlab.evaluate(
+        trained / "checkpoints" / "best", [f"data.root={corpus}"], out=tmp_path / "api.json"
+    )
+    assert again["metrics"] == result["metrics"] and again["n_items"] == result["n_items"]
 
 
 def test_transcribe_cli_json_and_python_api(trained, corpus, capsys):

@@ -18,7 +18,6 @@ import torch
 
 import seqlab
 from seqlab.cli import main
-from test_asr_cli import SENTENCES, write_librispeech
 from test_mt_cli import TINY_TRANSFORMER
 
 RATE = 16000
@@ -26,15 +25,10 @@ RATE = 16000
 
 # ---- tiny checkpoints (one of each kind per module) ---------------------------------------------
 @pytest.fixture(scope="module")
-def asr_corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("LibriSpeech")
-    write_librispeech(root, "train-clean-100", 19, 198, SENTENCES[:4], RATE)
-    write_librispeech(root, "dev-clean", 84, 121123, SENTENCES[:2], RATE)
-    write_librispeech(root, "test-clean", 61, 70968, SENTENCES[3:5], RATE)
-    # a test item whose audio is missing: evaluation leaves it out, reports it and scores it
-    trans = root / "test-clean" / "61" / "70968" / "61-70968.trans.txt"
-    trans.write_text(trans.read_text() + "61-70968-0099 THIS FILE IS MISSING\n")
-    return root
+def asr_corpus(librispeech_dir):
+    """The session's hand-written LibriSpeech directory (tests/conftest.py): its test split
+    holds an item whose audio is missing, which evaluation leaves out, reports and scores."""
+    return librispeech_dir
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +46,6 @@ def asr_run(asr_corpus, tmp_path_factory):
     )  # fmt: skip
     assert code == 0
     return runs / "asr_conformer" / "asr"
-
-
-@pytest.fixture(scope="module")
-def mt_corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mt") / "synth_mt"
-    argv = ["data", "synth-mt", str(root), "--pairs", "200", "--val-pairs", "20"]
-    assert main([*argv, "--test-pairs", "20", "--seed", "3"]) == 0
-    return root
 
 
 MAX_SRC = 30  # the MT model's maximum source length (data.max_src_tokens of its training)
@@ -332,7 +318,7 @@ def test_train_misaligned_parallel_files_is_the_clear_message(mt_corpus, tmp_pat
     code = main(mt_args(corpus, tmp_path / "runs", "mis"))
     err = capsys.readouterr().err
     assert code == 2
-    assert "has 199 lines but" in err and "line-aligned" in err
+    assert "has 399 lines but" in err and "line-aligned" in err  # 400 pairs, one line cut
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
@@ -416,14 +402,14 @@ def test_eval_records_left_out_items_and_writes_them_to_the_output_dir(
     assert not list((asr_run / "checkpoints").rglob("bad_items.jsonl"))
     # the left-out item counts as an error (an empty hypothesis) ...
     rows = result["utterances"]
-    assert len(rows) == 3 and {r["id"]: r["hypothesis"] for r in rows}["61-70968-0099"] == ""
+    assert len(rows) == 4 and {r["id"]: r["hypothesis"] for r in rows}["61-70968-0099"] == ""
     expected = corpus_wer_cer([r["reference"] for r in rows], [r["hypothesis"] for r in rows])
     assert result["metrics"]["wer"] == pytest.approx(float(expected["wer"]))
     # ... unless the user asks otherwise
     out2 = tmp_path / "results2" / "eval.json"
     assert main([*argv, "--out", str(out2), "--exclude-left-out"]) == 0
     result2 = json.loads(out2.read_text())
-    assert result2["left_out"]["scored_as"] == "excluded" and len(result2["utterances"]) == 2
+    assert result2["left_out"]["scored_as"] == "excluded" and len(result2["utterances"]) == 3
 
 
 def test_eval_of_a_copied_checkpoint_writes_nothing_into_it(

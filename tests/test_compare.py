@@ -10,7 +10,7 @@ import pytest
 from seqlab.cli import main
 from seqlab.engine.trainer import fit
 from seqlab.report.compare import CompareError, compare_runs
-from seqlab.tasks.toy import ToyRegressionTask, default_config
+from toy_task import ToyRegressionTask, default_config
 
 
 def _train(root, name, overrides, experiment="toy"):

@@ -9,7 +9,7 @@ import pytest
 
 from seqlab.cli import main
 from seqlab.config import GROUPS, list_group_options
-from tiny_experiments import build_corpora, choices, group_overrides, run_in_processes
+from tiny_experiments import choices, group_overrides, run_in_processes
 
 CASES = {  # name -> (experiment, overrides); comments: the options each case is there for
     # transformer_mt, parallel_text, adamw, mt_triangle (+ SWA from step 2)
@@ -79,9 +79,8 @@ def _mlflow_installed() -> bool:
 
 
 @pytest.fixture(scope="module")
-def results(tmp_path_factory):
+def results(tiny_corpora, tmp_path_factory):
     """Every case, in two worker processes at once (one CPU thread each)."""
-    corpora = build_corpora(tmp_path_factory.getbasetemp() / "tiny_corpora")
     cases = [
         {"name": name, "experiment": experiment, "overrides": overrides, "mode": "resume"}
         for name, (experiment, overrides) in CASES.items()
@@ -94,7 +93,7 @@ def results(tmp_path_factory):
         {"cases": [c for c in cases if not c["experiment"].startswith(with_hf)]},
     ]
     out = {}
-    for done in run_in_processes(jobs, tmp_path_factory.mktemp("options"), corpora):
+    for done in run_in_processes(jobs, tmp_path_factory.mktemp("options"), tiny_corpora):
         out.update(done)
     return out
 
@@ -165,13 +164,12 @@ TINY_MT = [
     ids=["mlflow-missing", "wandb-missing", "mlflow-sqlite-without-sqlalchemy"],
 )
 def test_a_writer_that_cannot_start_fails_before_the_run_dir(
-    tmp_path, tmp_path_factory, monkeypatch, capsys, overrides, blocked, expected
+    tmp_path, tiny_corpora, monkeypatch, capsys, overrides, blocked, expected
 ):
     monkeypatch.setitem(sys.modules, blocked, None)  # `import <blocked>` raises ImportError
     if blocked == "sqlalchemy":
         pytest.importorskip("mlflow", reason="pip install 'seqlab[mlflow]'")
-    corpora = build_corpora(tmp_path_factory.getbasetemp() / "tiny_corpora")
-    argv = ["train", "mt_transformer", *TINY_MT, f"data.root={corpora['mt']}"]
+    argv = ["train", "mt_transformer", *TINY_MT, f"data.root={tiny_corpora['mt']}"]
     argv += ["data.build_if_missing=false", "lr_scheduler.warmup_steps=1", "trainer.max_steps=2"]
     argv += [f"trainer.runs_root={tmp_path / 'runs'}", *overrides]
     assert main(argv) == 2

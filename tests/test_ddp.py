@@ -1,7 +1,6 @@
 """Two processes on the CPU (gloo) with torchrun: ranks end with identical parameters, and the
 DDP run with accumulation and uneven micro-batches equals one process seeing the same items."""
 
-import os
 import shutil
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from omegaconf import OmegaConf
 from seqlab.engine import checkpoint as ckpt
 from seqlab.engine.trainer import fit
 from seqlab.engine.writers import read_events, read_metrics
-from seqlab.tasks.toy import default_config
+from toy_task import child_env, default_config
 
 
 def _torchrun() -> str:
@@ -42,7 +41,7 @@ def test_two_ranks_agree_and_match_one_process(tmp_path):
     cfg.data.update(n_items=16, batch_size=[1, 2, 2, 3], shuffle=False)
     config_path = tmp_path / "ddp.yaml"
     OmegaConf.save(cfg, config_path)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = child_env(OMP_NUM_THREADS="1")
     result = subprocess.run(
         [
             str(torchrun),
@@ -98,7 +97,7 @@ def test_two_ranks_with_two_named_optimizers_agree(tmp_path):
     torchrun = _torchrun()
     result = subprocess.run(
         [str(torchrun), "--nproc_per_node", "2", "--standalone", "-m", "seqlab.engine.trainer", "--config", str(config_path)],
-        env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True, text=True, timeout=120,
+        env=child_env(OMP_NUM_THREADS="1"), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-4000:]
     run = tmp_path / "runs" / "toy" / "gan"

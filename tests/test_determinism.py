@@ -3,11 +3,12 @@ processes with different hash seeds, and three times within each, has bit-identi
 weights, and its first training step the same losses."""
 
 from seqlab.config import list_experiments
-from tiny_experiments import build_corpora, run_in_processes
+from tiny_experiments import run_in_processes
 
 
-def test_every_experiment_starts_from_the_same_weights_in_every_process(tmp_path_factory):
-    corpora = build_corpora(tmp_path_factory.getbasetemp() / "tiny_corpora")
+def test_every_experiment_starts_from_the_same_weights_in_every_process(
+    tiny_corpora, tmp_path_factory
+):
     cases = [
         {"name": name, "experiment": name, "overrides": [], "mode": "init", "builds": 3}
         for name in list_experiments()
@@ -15,7 +16,7 @@ def test_every_experiment_starts_from_the_same_weights_in_every_process(tmp_path
     # PYTHONHASHSEED differs: an order that depends on str hashes differs too (as would one that
     # depends on memory addresses, which differ from build to build anyway).
     jobs = [{"cases": cases, "env": {"PYTHONHASHSEED": seed}} for seed in ("1", "2")]
-    first, second = run_in_processes(jobs, tmp_path_factory.mktemp("determinism"), corpora)
+    first, second = run_in_processes(jobs, tmp_path_factory.mktemp("determinism"), tiny_corpora)
     problems = []
     for name in list_experiments():
         a, b = first[name], second[name]

@@ -15,7 +15,7 @@ from seqlab.engine import checkpoint as ckpt
 from seqlab.engine.rundir import create_run_dir
 from seqlab.engine.trainer import NonFiniteLossError, fit
 from seqlab.engine.writers import JsonlWriter, read_events, read_metrics
-from seqlab.tasks.toy import ToyDataset, collate, default_config
+from toy_task import ToyDataset, collate, default_config
 
 
 def _run(cfg):

@@ -9,7 +9,6 @@ import torch
 
 transformers = pytest.importorskip("transformers")
 import seqlab  # noqa: E402
-from seqlab.cli import train  # noqa: E402
 from seqlab.corpora.synth_text import SentenceGenerator  # noqa: E402
 from seqlab.decoding.lm import load_lm  # noqa: E402
 from seqlab.decoding.lm.neural import HFCausalLM  # noqa: E402
@@ -33,7 +32,7 @@ def corpus(tmp_path_factory):
 
 
 def train_tiny(corpus, runs, kind):
-    summary = train(
+    summary = seqlab.train(
         "lm_gpt2_small",
         [
             f"data.root={corpus}",
@@ -131,7 +130,7 @@ def test_resume_takes_the_tokenizer_from_the_checkpoint(word_run, corpus, monkey
 
     monkeypatch.setattr("seqlab.tasks.lm.task.build_tokenizer", no_rebuild)
     last = f"{word_run['run_dir']}/checkpoints/last"
-    summary = train(
+    summary = seqlab.train(
         "lm_gpt2_small",
         [
             f"data.root={corpus}",

@@ -23,21 +23,9 @@ TINY_LSTM = ["model.emb_dim=16", "model.hidden_size=24", "model.num_layers=2"]
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mt") / "synth_mt"
-    argv = [
-        "data",
-        "synth-mt",
-        str(root),
-        "--pairs",
-        "400",
-        "--val-pairs",
-        "60",
-        "--test-pairs",
-        "60",
-    ]
-    assert main([*argv, "--seed", "3"]) == 0
-    return root
+def corpus(mt_corpus):
+    """The session's tiny built-in German-English corpus (tests/conftest.py)."""
+    return mt_corpus
 
 
 def _train(corpus, runs, experiment, name, *extra):

@@ -14,7 +14,7 @@ import soundfile as sf
 from seqlab.cli import main
 from seqlab.engine.trainer import fit
 from seqlab.report.run_report import write_report
-from seqlab.tasks.toy import ToyRegressionTask, default_config
+from toy_task import ToyRegressionTask, default_config
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 WORDS = ["one", "two", "three", "four", "five", "six"]

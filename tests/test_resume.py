@@ -15,7 +15,7 @@ from omegaconf import OmegaConf
 from seqlab.engine import checkpoint as ckpt
 from seqlab.engine.trainer import main
 from seqlab.engine.writers import read_events, read_metrics
-from seqlab.tasks.toy import default_config
+from toy_task import child_env, default_config
 
 STEPS_PER_EPOCH = 6  # 24 items / batch 4
 
@@ -61,7 +61,7 @@ def _resume(run: Path, checkpoint: Path, env: dict) -> None:
 
 @pytest.mark.parametrize("num_workers", [0, 1])
 def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path, num_workers):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = child_env(PYTHONUNBUFFERED="1")
     # The reference: uninterrupted, in this process (the same code as the entry point).
     main(["--config", str(_config(tmp_path, "reference", num_workers))])
     reference = tmp_path / "runs" / "toy" / "reference"
@@ -134,7 +134,7 @@ def test_resume_with_more_epochs_rebuilds_auto_one_cycle(tmp_path):
 
 
 def test_ctrl_c_saves_where_it_stopped_says_how_to_resume_and_resumes_exactly(tmp_path):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = child_env(PYTHONUNBUFFERED="1")
     main(["--config", str(_config(tmp_path, "reference", 0))])
     reference = tmp_path / "runs" / "toy" / "reference"
 

@@ -9,7 +9,7 @@ import torch
 from seqlab.engine.schedulers import Noam, WarmupLinearDecay
 from seqlab.engine.trainer import fit
 from seqlab.engine.writers import read_metrics
-from seqlab.tasks.toy import default_config
+from toy_task import default_config
 
 
 def _lrs(scheduler_factory, steps: int, lr: float = 1.0) -> list[float]:

@@ -17,7 +17,7 @@ from seqlab.config import ConfigError
 from seqlab.engine.writers import read_events
 from seqlab.report.compare import compare_runs
 from seqlab.report.sweep import parse_grid, run_sweep
-from seqlab.tasks.toy import default_config
+from toy_task import child_env, default_config
 
 
 def test_grid_axes_use_hydra_sweep_syntax():
@@ -46,7 +46,7 @@ def test_sigkilled_sweep_resumes_where_it_stopped(tmp_path):
     second = sweep_dir / "model.hidden=16"
     process = subprocess.Popen(
         [sys.executable, "-m", "seqlab.cli", "sweep", *argv],
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env=child_env(PYTHONUNBUFFERED="1"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

@@ -14,7 +14,7 @@ from seqlab.engine import trainer as trainer_module
 from seqlab.engine.time_budget import TimeBudget
 from seqlab.engine.trainer import fit
 from seqlab.engine.writers import read_metrics
-from seqlab.tasks.toy import default_config
+from toy_task import default_config
 
 BUDGET = 20.0  # seconds
 SCHEDULES = {

@@ -9,7 +9,8 @@ import soundfile as sf
 import torch
 from safetensors.torch import load_file
 
-from seqlab.cli import main, train
+import seqlab
+from seqlab.cli import main
 from seqlab.corpora.synth_ljspeech import build_ljspeech_corpus
 from seqlab.engine.writers import read_metrics
 
@@ -48,7 +49,7 @@ def corpus(tmp_path_factory):
 
 def _train(corpus, runs, *extra):
     overrides = [*TINY, f"data.root={corpus}", f"trainer.runs_root={runs}", *extra]
-    return train("vocoder_demo", overrides)
+    return seqlab.train("vocoder_demo", overrides)
 
 
 def test_gan_training_logs_both_networks_and_saves_both(corpus, tmp_path):
@@ -142,7 +143,6 @@ def test_vocode_cli_writes_playable_wavs_and_reports_bad_inputs(corpus, tmp_path
 
 
 def test_export_in_the_official_layout_vocodes_the_same(corpus, tmp_path):
-    import seqlab
     from seqlab.tasks.vocoder.vocoding import load_official
 
     _train(corpus, tmp_path, "trainer.max_steps=1", "trainer.run_name=e")

@@ -306,21 +306,11 @@ def _weights_sha256(checkpoint: Path) -> dict[str, str]:
     }
 
 
-def _fit(cfg) -> None:
-    """Train as ``seqlab train`` does after composing: seed, build the task, run the engine."""
-    from hydra.utils import instantiate
-
-    from seqlab.engine.rng import seed_everything
-    from seqlab.engine.trainer import fit
-
-    seed_everything(int(cfg.seed), bool(cfg.trainer.deterministic))
-    fit(cfg, instantiate(cfg.task, cfg=cfg, _recursive_=False))
-
-
 def _save_and_resume(experiment: str, overrides: list[str], run_dir: Path) -> dict:
     """Train 4 steps (validation and a checkpoint every 2), then resume from ``step-2`` as after a
     crash and train to step 4 again: what both wrote, and which steps the resume ran."""
     from seqlab.config import apply_overrides, compose_experiment
+    from seqlab.engine.trainer import run
 
     schedule = [
         "trainer.max_steps=4",
@@ -331,11 +321,11 @@ def _save_and_resume(experiment: str, overrides: list[str], run_dir: Path) -> di
         "trainer.val_every_n_epochs=null",
     ]
     cfg = compose_experiment(experiment, [*schedule, *overrides])  # a case may validate more
-    _fit(cfg)
+    run(cfg)  # as `seqlab train` does after composing
     uninterrupted = _records(run_dir)
     weights = _weights_sha256(run_dir / "checkpoints" / "last")
     lines_before = len((run_dir / "metrics.jsonl").read_text().splitlines())
-    _fit(apply_overrides(cfg, [f"trainer.resume_from={run_dir / 'checkpoints' / 'step-2'}"]))
+    run(apply_overrides(cfg, [f"trainer.resume_from={run_dir / 'checkpoints' / 'step-2'}"]))
     new_lines = (run_dir / "metrics.jsonl").read_text().splitlines()[lines_before:]
     rerun = [json.loads(line) for line in new_lines]
     return {
@@ -352,18 +342,15 @@ def _save_and_resume(experiment: str, overrides: list[str], run_dir: Path) -> di
 def _initial_state(experiment: str, overrides: list[str], run_dir: Path, builds: int) -> dict:
     """Build the task ``builds`` times (seeded as ``seqlab train`` seeds it) and hash its initial
     weights each time; then train one step: the hashes and the first step's losses."""
-    from hydra.utils import instantiate
-
     from seqlab.config import compose_experiment
-    from seqlab.engine.rng import seed_everything
+    from seqlab.engine.trainer import build_task, run
 
     cfg = compose_experiment(experiment, [*overrides, "trainer.max_steps=1", "trainer.n_epochs=1"])
     hashes = []
     for _ in range(builds):  # a fresh set of objects (and memory addresses) every time
-        seed_everything(int(cfg.seed), False)
-        task = instantiate(cfg.task, cfg=cfg, _recursive_=False)
+        task = build_task(cfg)
         hashes.append(state_sha256(dict(task.models())))
-    _fit(cfg)
+    run(cfg)
     first = _records(run_dir)["train/1"]
     return {"weights": hashes, "first_step": {k: v for k, v in first.items() if "loss" in k}}
 

@@ -28,6 +28,12 @@ class ConfigError(ValueError):
     """A config or an override the user gave cannot be applied; the message says what to do."""
 
 
+def quote_override(value) -> str:
+    """``value`` quoted for a Hydra override (``decoder.lm='/a b/lm=1.arpa'``), so that paths
+    and names holding ``=``, ``,``, spaces or quotes survive Hydra's grammar."""
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _configs_dir() -> Path:
     return Path(str(resources.files(CONFIG_MODULE)))
 

@@ -23,7 +23,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
 from seqlab.config import ConfigError, load_config
 
-# Every class or function a shipped config (or a test's toy task) names as a ``_target_``.
+# Every class or function a shipped config names as a ``_target_``.
 # tests/test_security.py checks that each shipped ``_target_`` is here.
 SEQLAB_TARGETS = frozenset(
     {
@@ -33,7 +33,6 @@ SEQLAB_TARGETS = frozenset(
         "seqlab.tasks.lm.task.LMTask",
         "seqlab.tasks.mt.task.MTTask",
         "seqlab.tasks.vocoder.task.VocoderTask",
-        "seqlab.tasks.toy.ToyRegressionTask",
         # models
         "seqlab.models.asr.bilstm_ctc.BiLSTMCTC",
         "seqlab.models.asr.conformer_ctc.ConformerCTC",

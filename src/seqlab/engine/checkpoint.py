@@ -28,7 +28,7 @@ import safetensors.torch
 import torch
 from torch import nn
 
-import seqlab
+from seqlab.version import __version__
 
 TAGS = ("best", "last")
 
@@ -105,7 +105,7 @@ def save_checkpoint(
         os.umask(umask)
         os.chmod(weights, 0o666 & ~umask)
     torch.save(train_state, tmp / "state.pt")
-    meta = {**meta, "step": step, "time": time.time(), "seqlab_version": seqlab.__version__}
+    meta = {**meta, "step": step, "time": time.time(), "seqlab_version": __version__}
     (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     if config_yaml is not None:
         (tmp / "config.yaml").write_text(config_yaml)

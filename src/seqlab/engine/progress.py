@@ -35,7 +35,7 @@ class Progress:
         self,
         total_steps: int,
         mode: str = "auto",
-        log_every_n_steps: int = 50,
+        log_every_n_steps: int = 10,
         enabled: bool = True,
         initial_step: int = 0,
     ):

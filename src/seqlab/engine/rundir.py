@@ -14,9 +14,9 @@ from pathlib import Path
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-import seqlab
 from seqlab.config import ConfigError
 from seqlab.engine.checkpoint import resolve_checkpoint
+from seqlab.version import __version__
 
 
 def _git(args: list[str], cwd: Path) -> str | None:
@@ -43,7 +43,7 @@ def environment_info() -> dict:
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "accelerate": accelerate.__version__,
-        "seqlab": seqlab.__version__,
+        "seqlab": __version__,
         "platform": platform.platform(),
         "cuda": torch.version.cuda if torch.cuda.is_available() else None,
         "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())],
@@ -52,7 +52,7 @@ def environment_info() -> dict:
         "git_dirty": None,
         "git_diff": None,
     }
-    for repo in (Path.cwd(), Path(seqlab.__file__).resolve().parent):
+    for repo in (Path.cwd(), Path(__file__).resolve().parents[1]):
         commit = _git(["rev-parse", "HEAD"], repo)
         if commit:
             diff = _git(["diff", "HEAD"], repo) or ""

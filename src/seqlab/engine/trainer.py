@@ -7,8 +7,8 @@ windows of ``trainer.grad_accum_steps`` micro-batches. A window is one optimizer
 validation (best and early-stop tracking) and checkpoints, so a checkpoint always sits on a
 window boundary and a resumed run replays exactly what the uninterrupted one would have done.
 
-``cfg.trainer`` keys (defaults in brackets):
-    n_epochs, max_steps [null: no limit]: stop after that many epochs / optimizer steps.
+``cfg.trainer`` keys (defaults in brackets: those of configs/trainer/default.yaml):
+    n_epochs [45], max_steps [null: no limit]: stop after that many epochs / optimizer steps.
     max_seconds [null]: also stop once this much wall time went into training (validation and
         checkpoints not counted; resumed segments add up), e.g. to compare recipes at equal
         time. Schedules over "auto" total steps and SWA's start then follow the budget, so the
@@ -20,16 +20,18 @@ window boundary and a resumed run replays exactly what the uninterrupted one wou
     precision [fp32]: fp32 | bf16 | fp16 (fp16 uses a dynamic grad scaler) | auto (bf16 where the
         device computes it natively: CUDA with bf16, or a CPU with AVX512-BF16/AMX; else fp32).
     device [auto]: auto | cpu | cuda.
-    val_every_n_steps, val_every_n_epochs [null]: when to validate (also always at the end);
+    val_every_n_steps [null], val_every_n_epochs [1]: when to validate (also always at the end);
     val_at_start [false]: validate once before training (logged at step 0, not a "best").
-    monitor [null]: "min val_wer" / "max val_bleu": picks the `best` checkpoint.
+    monitor [min val_loss]: "min val_wer" / "max val_bleu": picks the `best` checkpoint (null:
+        none).
     early_stop_patience [null]: stop after that many validations without improvement.
-    save_every_n_steps, save_every_n_epochs [null]: when to save (also at the end and at
-        every new best); keep_last [3]: step checkpoints kept besides `best` and `last`.
+    save_every_n_steps [null], save_every_n_epochs [1]: when to save (also at the end and at
+        every new best); keep_last [2]: step checkpoints kept besides `best` and `last`.
     resume_from [null]: a checkpoint (or run dir) to continue from, exactly.
     deterministic [false]: deterministic torch kernels.
     max_nonfinite_in_a_row [10]: skipped (non-finite) steps in a row before giving up.
-    log_every_n_steps [50]; num_workers [0]; progress [auto]: auto | bar | plain | none.
+    log_every_n_steps [10]; num_workers [2] (0 when a config leaves the key out);
+    progress [auto]: auto | bar | plain | none.
     runs_root [runs], run_name [null: a timestamp]: the run dir is runs_root/experiment_name/run_name.
     averaging [type: none]: SWA over the last part of the run or an EMA of the weights
         (``engine/averaging.py``); the averaged weights are saved and used for inference.
@@ -55,6 +57,7 @@ import torch
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
 from accelerate.utils import gather_object
+from hydra.errors import InstantiationException
 from omegaconf import DictConfig, OmegaConf
 from torch.utils.data import DataLoader
 
@@ -63,7 +66,7 @@ from seqlab.engine.averaging import WeightAveraging
 from seqlab.engine.optim import build_optimizers, build_schedulers, restore_scheduler
 from seqlab.engine.progress import Progress
 from seqlab.engine.rng import capture_rng_state, seed_everything
-from seqlab.engine.rundir import agree_on_run_dir
+from seqlab.engine.rundir import agree_on_run_dir, resume_run_dir
 from seqlab.engine.step import OptimizerStep, to_device
 from seqlab.engine.task import give_prepared_models
 from seqlab.engine.time_budget import TimeBudget, follows_budget
@@ -122,13 +125,12 @@ def _outside_throughput(method):
 
 
 def fit(cfg: DictConfig, task, run_dir: Path | None = None, overrides=()) -> dict:
-    """Train ``task`` as ``cfg`` says.
+    """Train ``task`` as ``cfg`` says (:func:`run` builds the task from ``cfg`` and calls this).
 
     Args:
         cfg: the full resolved config (seed, experiment_name, optimizer, lr_scheduler, trainer,
             writer).
-        task: built by ``hydra.utils.instantiate(cfg.task, cfg=cfg, _recursive_=False)``
-            after :func:`seed_everything` (so that model initialisation is seeded).
+        task: built by :func:`build_task` (seeded first, so that model initialisation is).
         run_dir: None: a new run dir, or the run that owns ``trainer.resume_from``.
         overrides: the command-line overrides, written to overrides.txt.
 
@@ -303,7 +305,7 @@ class Trainer:
         self._seconds_before = state.trained_seconds  # earlier segments of this run
         if self.budget is not None and self.budget.active:
             self._note(self.budget.describe())
-        progress, log_every = t.get("progress", "auto"), t.get("log_every_n_steps", 50)
+        progress, log_every = t.get("progress", "auto"), t.get("log_every_n_steps", 10)
         self.progress = Progress(self.total_steps, progress, log_every, self.is_main, state.step)
         for model in self.models.values():
             model.train()
@@ -429,7 +431,7 @@ class Trainer:
         rates = self.progress.update(
             step, self.state.epoch, result.logs, items, result.units, result.seconds
         )
-        if step % int(t.get("log_every_n_steps", 50)) == 0:
+        if step % int(t.get("log_every_n_steps", 10)) == 0:
             self.writers.log_scalars(
                 step, {**result.logs, **rates, **self._optimizer_scalars()}, "train"
             )
@@ -642,7 +644,7 @@ class Trainer:
             ckpt.update_tag(self.ckpt_dir, "last", path)
             if best:
                 ckpt.update_tag(self.ckpt_dir, "best", path)
-            ckpt.prune_checkpoints(self.ckpt_dir, int(self.tcfg.get("keep_last", 3)))
+            ckpt.prune_checkpoints(self.ckpt_dir, int(self.tcfg.get("keep_last", 2)))
         self.accelerator.wait_for_everyone()
 
     def _load_state(self, resume: dict) -> None:
@@ -738,6 +740,42 @@ def _batch_size(batch: dict) -> int:
     return 1
 
 
+def build_task(cfg: DictConfig):
+    """Seed as ``cfg`` says, then build its task (``cfg.task._target_`` called with ``cfg=cfg``).
+
+    Seeding first makes the model's initial weights depend on ``cfg.seed`` alone. A task that
+    rejects its config or data (a ``ValueError`` such as ``ConfigError``, or an ``OSError`` such
+    as a missing corpus) raises that error itself, not Hydra's ``InstantiationException`` around
+    it, so its message, which names the key or file and what to do, reaches the user as it is.
+    """
+    seed_everything(int(cfg.seed), bool(cfg.trainer.get("deterministic", False)))
+    try:
+        return hydra.utils.instantiate(cfg.task, cfg=cfg, _recursive_=False)
+    except InstantiationException as err:
+        if isinstance(err.__cause__, (ValueError, OSError)):
+            raise err.__cause__ from None
+        raise
+
+
+def run(cfg: DictConfig, overrides=()) -> dict:
+    """Run one experiment from its full config: what ``seqlab train``, ``seqlab sweep``,
+    ``seqlab.train`` and the tests all do once the config is composed.
+
+    Checks ``trainer.resume_from`` before anything is built or written, builds the task
+    (:func:`build_task`), then trains it (:func:`fit`; the engine makes the run directory on rank
+    0, or reuses the one that owns ``trainer.resume_from``, and shares it with every rank).
+
+    Args:
+        cfg: the full resolved config (``seqlab.config.compose_experiment``, or a run's config.yaml).
+        overrides: the command-line overrides, written to the run's overrides.txt.
+
+    Returns:
+        :func:`fit`'s summary.
+    """
+    resume_run_dir(cfg)
+    return fit(cfg, build_task(cfg), None, overrides=overrides)
+
+
 def main(argv: list[str] | None = None) -> dict:
     """``python -m seqlab.engine.trainer --config run.yaml [key=value ...]``: train from a full
     resolved config (no Hydra composition: ``seqlab train`` does that). Works under torchrun."""
@@ -748,9 +786,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. trainer.n_epochs=3")
     args = parser.parse_args(argv)
     cfg = OmegaConf.merge(OmegaConf.load(args.config), OmegaConf.from_dotlist(args.overrides))
-    seed_everything(int(cfg.seed), bool(cfg.trainer.get("deterministic", False)))
-    task = hydra.utils.instantiate(cfg.task, cfg=cfg, _recursive_=False)
-    return fit(cfg, task, None, args.overrides)
+    return run(cfg, args.overrides)
 
 
 if __name__ == "__main__":

@@ -19,14 +19,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from seqlab.config import ConfigError
+from seqlab.config import ConfigError, quote_override
 
 MANIFEST = "sweep.json"
-
-
-def _quote(value: str) -> str:
-    """A Hydra override value quoted so that '=', ',' and '/' survive."""
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def parse_grid(overrides: list[str]) -> tuple[list[tuple[str, list[str]]], list[str]]:
@@ -59,18 +54,6 @@ def compose_base(base: str, overrides: list[str]) -> DictConfig:
     if base.endswith((".yaml", ".yml")) or Path(base).is_file():
         return apply_overrides(load_config(base), overrides)
     return compose_experiment(base, overrides)
-
-
-def _train(base: str, overrides: list[str]) -> dict:
-    from hydra.utils import instantiate
-
-    from seqlab.engine.rng import seed_everything
-    from seqlab.engine.trainer import fit
-
-    cfg = compose_base(base, overrides)
-    seed_everything(int(cfg.seed), bool(cfg.trainer.get("deterministic", False)))
-    task = instantiate(cfg.task, cfg=cfg, _recursive_=False)
-    return fit(cfg, task, None, overrides=overrides)
 
 
 def point_name(values: list[tuple[str, str]]) -> str:
@@ -124,6 +107,8 @@ def run_sweep(
         ConfigError: no grid axis, an unknown key, ``--train-fraction`` for data without it, or
             a sweep directory that holds a different grid.
     """
+    from seqlab.engine.trainer import run
+
     axes, fixed = parse_grid(overrides)
     if not axes:
         raise ConfigError(
@@ -157,7 +142,7 @@ def run_sweep(
     for combo in itertools.product(*[[(key, v) for v in values] for key, values in axes]):
         point = point_name(list(combo))
         point_overrides = [*fixed, *(f"{k}={v}" for k, v in combo),
-                           f"trainer.run_name={_quote(f'{name}/{point}')}"]  # fmt: skip
+                           f"trainer.run_name={quote_override(f'{name}/{point}')}"]  # fmt: skip
         points.append({"name": point, "overrides": point_overrides,
                        "run_dir": str(sweep_dir / point), "status": "pending"})  # fmt: skip
     manifest = {"grid": grid, "experiment": experiment, "points": points}
@@ -184,7 +169,7 @@ def run_sweep(
         extra = []
         last = run_dir / "checkpoints" / "last"
         if last.exists():
-            extra = [f"trainer.resume_from={_quote(last.resolve())}"]
+            extra = [f"trainer.resume_from={quote_override(last.resolve())}"]
             log(f"{header}: resuming from {last.resolve().name}")
         else:
             if run_dir.exists():  # killed before its first checkpoint: nothing to resume
@@ -198,7 +183,8 @@ def run_sweep(
         point["status"] = "running"
         _write_manifest(manifest_path, manifest)
         try:
-            summary = _train(base, [*point["overrides"], *extra])
+            given = [*point["overrides"], *extra]
+            summary = run(compose_base(base, given), given)
         except Exception as err:  # one failing point must not lose the others
             point.update(status="failed", error=f"{type(err).__name__}: {err}")
             _write_manifest(manifest_path, manifest)

@@ -1,9 +1,14 @@
 """A tiny regression task for testing the engine: y = tanh(x W) + noise, fitted by an MLP with
 dropout. Seconds to train on a CPU; exercises every part of the task contract, including
-several optimizers (``gan: true``) and non-finite losses (``nan_at_steps``)."""
+several optimizers (``gan: true``) and non-finite losses (``nan_at_steps``).
+
+It is the tests' own code, not seqlab's: configs name it ``toy_task.ToyRegressionTask`` (tests/
+is on pytest's path; :func:`child_env` puts it on a child process's), and loading a checkpoint
+of it accepts that name only where a test trusts it (``trust_targets``, ``--trust-target``)."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -221,7 +226,7 @@ def default_config(**trainer) -> DictConfig:
         "seed": 0,
         "experiment_name": "toy",
         "task": {
-            "_target_": "seqlab.tasks.toy.ToyRegressionTask",
+            "_target_": "toy_task.ToyRegressionTask",
             "nan_at_steps": [],
             "nan_always": False,
             "gan": False,
@@ -266,3 +271,10 @@ def default_config(**trainer) -> DictConfig:
     }
     config = OmegaConf.create(cfg)
     return OmegaConf.merge(config, {"trainer": trainer})
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """``os.environ`` for a child process (torchrun, ``python -m seqlab.cli``) that builds this
+    task from a config: tests/ prepended to its PYTHONPATH, so ``toy_task`` imports there too."""
+    paths = [str(Path(__file__).resolve().parent), os.environ.get("PYTHONPATH", "")]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p), **extra}

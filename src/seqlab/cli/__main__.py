@@ -1,0 +1,7 @@
+"""``python -m seqlab.cli ...`` (e.g. under ``torchrun``): the ``seqlab`` command."""
+
+import sys
+
+from seqlab.cli.parser import main
+
+sys.exit(main())
