@@ -4,7 +4,7 @@ import hydra
 import pytest
 import torch
 
-from seqlab.averaging_cli import average_checkpoints
+from seqlab.engine.checkpoint_averaging import average_checkpoints
 from seqlab.engine import checkpoint as ckpt
 from seqlab.engine.rng import seed_everything
 from seqlab.engine.trainer import fit

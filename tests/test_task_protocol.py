@@ -82,6 +82,28 @@ def test_the_protocol_defaults_fit_a_task_with_one_way_to_decode():
         task.left_out_output([{"id": "a", "reference": "x"}])
 
 
+def test_the_training_hooks_have_defaults_the_engine_calls_without_probing(tmp_path):
+    task = Complete({})
+    assert task.on_epoch_start(3) is None and task.examples([]) == {}
+    assert task.save_artifacts(tmp_path) is None and not any(tmp_path.iterdir())
+
+
+def test_the_engine_refuses_a_task_that_does_not_inherit_the_training_base():
+    from omegaconf import OmegaConf
+
+    from seqlab.engine.trainer import Trainer
+
+    class Duck:  # every method by name, but no declared contract
+        def __init__(self):
+            self.cfg = OmegaConf.create({})
+
+        def models(self):
+            return {}
+
+    with pytest.raises(TypeError, match="Duck is not a seqlab.engine.task.Task.*inherit"):
+        Trainer(OmegaConf.create({"trainer": {}}), Duck())
+
+
 def test_every_shipped_task_declares_its_kind():
     from seqlab.registry import target_class
 

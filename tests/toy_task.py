@@ -16,7 +16,7 @@ import torch
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from torch import nn
 
-from seqlab.engine.task import DataSpec
+from seqlab.engine.task import DataSpec, Task
 
 
 class ToyBatchSampler:
@@ -96,7 +96,7 @@ def collate(items: list[dict]) -> dict:
     }
 
 
-class ToyRegressionTask:
+class ToyRegressionTask(Task):
     """Regression with an MLP. Options (``cfg.task``): ``nan_at_steps`` (training_step calls,
     counted from 1 in this process, whose loss is NaN), ``nan_always``, ``gan`` (adds a
     discriminator with its own optimizer; ``training_step`` then yields two steps).

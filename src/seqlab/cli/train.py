@@ -81,7 +81,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def cmd_average(args: argparse.Namespace) -> int:
     """Average the weights of several checkpoints into a new one."""
-    from seqlab.averaging_cli import average_checkpoints
+    from seqlab.engine.checkpoint_averaging import average_checkpoints
 
     try:
         result = average_checkpoints(args.checkpoints, args.out)

@@ -1,4 +1,4 @@
-"""What the engine needs from a task: the ``Task`` protocol (training), the ``DataSpec`` of a split,
+"""What the engine needs from a task: the ``Task`` base (training), the ``DataSpec`` of a split,
 and :class:`EvaluableTask`, the base every shipped task inherits (evaluation and inference).
 
 A task (``seqlab/tasks/*.py``) builds its model(s) and data from the config and says how a
@@ -10,9 +10,10 @@ Convention for several processes (DDP): each name in ``models()`` is also the at
 holds the module (``{"model": self.model}``). The engine replaces that attribute with the
 prepared (DDP-wrapped) module, so ``self.model(x)`` in ``training_step`` syncs gradients. To
 reach the raw module's own methods or attributes under DDP, use
-``accelerate.utils.extract_model_from_parallel(self.model)``. Optional methods:
-``examples(outputs) -> {"text": {name: rows}, "audio": {name: (wave, sr)}}`` for the writers and
-``save_artifacts(directory)`` for extra files a checkpoint needs (e.g. a vocabulary).
+``accelerate.utils.extract_model_from_parallel(self.model)``. Hooks with do-nothing defaults:
+``on_epoch_start(epoch)``, ``examples(outputs) -> {"text": {name: rows}, "audio": {name: (wave,
+sr)}}`` for the writers and ``save_artifacts(directory)`` for extra files a checkpoint needs (e.g.
+a vocabulary).
 
 After training, ``seqlab eval`` / ``transcribe`` / ``translate`` / ``vocode`` / ``tune-decoder`` /
 ``export`` and ``seqlab.load`` use a task only through :class:`EvaluableTask`'s declared methods:
@@ -28,7 +29,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 import torch
 from omegaconf import DictConfig
@@ -52,35 +53,64 @@ class DataSpec:
     collate_fn: Callable
 
 
-@runtime_checkable
-class Task(Protocol):
-    """The glue between a batch and the engine (see module docstring)."""
+class Task(ABC):
+    """The training contract: the glue between a batch and the engine (see module docstring).
+
+    Every task inherits it (the shipped ones through :class:`EvaluableTask`): the seven abstract
+    methods are what the engine calls; the three hooks have do-nothing defaults, so the engine
+    calls them on every task instead of probing for them. A task missing an abstract method
+    fails when it is built, naming the method.
+    """
 
     cfg: DictConfig
 
+    @abstractmethod
     def models(self) -> dict[str, nn.Module]:
         """Named modules built in ``__init__``, e.g. ``{"model": m}``; saved as <name>.safetensors."""
 
+    @abstractmethod
     def optimizer_params(self, name: str) -> Iterable:
         """Parameters (or param groups) for the optimizer called ``name`` ("main" by default)."""
 
+    @abstractmethod
     def train_data(self, rank: int, world_size: int, run_dir: Path) -> DataSpec:
         """Training data sharded for ``rank`` of ``world_size``; bad items go to run_dir."""
 
+    @abstractmethod
     def val_data(self, rank: int, world_size: int, run_dir: Path) -> DataSpec:
         """Validation data sharded for ``rank`` of ``world_size``."""
 
+    @abstractmethod
     def training_step(self, batch: dict) -> dict | Iterator[tuple[str, dict]]:
         """One micro-batch. Returns ``{"loss": 0-dim tensor (mean over this micro-batch's
         units), "n_units": weight of this micro-batch (e.g. target tokens; default 1),
         other scalars to log}``; GAN-style tasks yield ``(optimizer_name, {"loss": ...})`` and
         the engine steps that optimizer before asking for the next item."""
 
+    @abstractmethod
     def validation_step(self, batch: dict) -> dict:
-        """Scalars and picklable predictions of one validation batch (gathered from all ranks)."""
+        """Scalars and picklable predictions of one validation batch (gathered from all ranks);
+        also what ``seqlab eval`` runs on every batch of its split."""
 
+    @abstractmethod
     def validation_end(self, outputs: list[dict]) -> dict[str, float]:
-        """Corpus metrics from all validation outputs, e.g. ``{"wer": 0.31, "loss": 1.2}``."""
+        """Corpus metrics from all validation outputs, e.g. ``{"wer": 0.31, "loss": 1.2}``; also
+        ``seqlab eval``'s corpus metrics."""
+
+    # ---- hooks with defaults --------------------------------------------------------------------
+    def on_epoch_start(self, epoch: int) -> None:
+        """Called before each training epoch (e.g. to reshuffle what the sampler cannot)."""
+        return None
+
+    def examples(self, outputs: list[dict]) -> dict:
+        """What the writers show after a validation: ``{"text": {name: rows}, "audio": {name:
+        (wave, sample_rate)}}`` from that validation's outputs. Default: nothing."""
+        return {}
+
+    def save_artifacts(self, directory: Path) -> None:
+        """Write the extra files a checkpoint needs to be rebuilt (vocabularies, tokenizers,
+        model configs) into ``directory``. Default: none."""
+        return None
 
 
 @dataclass(frozen=True)
@@ -99,9 +129,9 @@ class DecodingOption:
     scores: tuple[str, ...] = ()
 
 
-class EvaluableTask(ABC):
-    """The evaluation and inference protocol; every shipped task inherits it (with the training
-    methods of :class:`Task`, declared here too, so that a task missing one fails when built).
+class EvaluableTask(Task):
+    """The evaluation and inference protocol; every shipped task inherits it (and through it the
+    training methods and hooks of :class:`Task`).
 
     Subclasses set ``kind`` and implement the abstract methods; the others have defaults that fit a
     task with one way to decode and nothing left out of its data.
@@ -124,35 +154,6 @@ class EvaluableTask(ABC):
 
     def __init__(self, cfg: DictConfig, checkpoint_dir: str | Path | None = None):
         self.cfg = cfg
-
-    # ---- training (the engine's Task protocol) -------------------------------------------------
-    @abstractmethod
-    def models(self) -> dict[str, nn.Module]:
-        """See :class:`Task`."""
-
-    @abstractmethod
-    def optimizer_params(self, name: str) -> Iterable:
-        """See :class:`Task`."""
-
-    @abstractmethod
-    def train_data(self, rank: int, world_size: int, run_dir: Path) -> DataSpec:
-        """See :class:`Task`."""
-
-    @abstractmethod
-    def val_data(self, rank: int, world_size: int, run_dir: Path) -> DataSpec:
-        """See :class:`Task`."""
-
-    @abstractmethod
-    def training_step(self, batch: dict) -> dict | Iterator[tuple[str, dict]]:
-        """See :class:`Task`."""
-
-    @abstractmethod
-    def validation_step(self, batch: dict) -> dict:
-        """See :class:`Task`; also what ``seqlab eval`` runs on every batch of its split."""
-
-    @abstractmethod
-    def validation_end(self, outputs: list[dict]) -> dict[str, float]:
-        """See :class:`Task`; also ``seqlab eval``'s corpus metrics."""
 
     # ---- inference and evaluation ------------------------------------------------------------
     @abstractmethod

@@ -68,7 +68,7 @@ from seqlab.engine.progress import Progress
 from seqlab.engine.rng import capture_rng_state, seed_everything
 from seqlab.engine.rundir import agree_on_run_dir, resume_run_dir
 from seqlab.engine.step import OptimizerStep, to_device
-from seqlab.engine.task import give_prepared_models
+from seqlab.engine.task import Task, give_prepared_models
 from seqlab.engine.time_budget import TimeBudget, follows_budget
 from seqlab.engine.train_state import TrainState, collect_state, restore_state
 from seqlab.engine.writers import Writers, build_writers, check_writers
@@ -177,6 +177,11 @@ class Trainer:
     """Owns the loop; see the module docstring for the ``cfg.trainer`` keys."""
 
     def __init__(self, cfg: DictConfig, task, run_dir: Path | None = None, overrides=()):
+        if not isinstance(task, Task):
+            raise TypeError(
+                f"{type(task).__qualname__} is not a seqlab.engine.task.Task: a task class must "
+                "inherit it (or EvaluableTask), which declares the methods the engine calls"
+            )
         self.cfg, self.task, self.tcfg = cfg, task, cfg.trainer
         t = self.tcfg
         check_writers(cfg.get("writer"))  # a writer that cannot start fails before the run dir
@@ -374,8 +379,7 @@ class Trainer:
         sampler = self.train_spec.batch_sampler
         sampler.set_epoch(self.state.epoch)
         sampler.set_start_batch(self.state.batch_in_epoch)  # 0 unless resuming mid-epoch
-        if hasattr(self.task, "on_epoch_start"):
-            self.task.on_epoch_start(self.state.epoch)
+        self.task.on_epoch_start(self.state.epoch)
         # Worker seeds come from the loader's generator: seed it from (seed, epoch, rank) only.
         loader = self._loader(
             self.train_spec, int(self.cfg.seed) * 100_003 + self.state.epoch * 101 + self.rank
@@ -582,7 +586,7 @@ class Trainer:
             f"validation at step {state.step}: "
             + " ".join(f"{k}={v:.5g}" for k, v in metrics.items())
         )
-        if self.is_main and hasattr(self.task, "examples"):
+        if self.is_main:
             examples = self.task.examples(outputs) or {}
             for name, rows in examples.get("text", {}).items():
                 self.writers.log_text(state.step, name, rows)
@@ -637,9 +641,8 @@ class Trainer:
             weights = {n: m.state_dict() for n, m in self.models.items()}
             weights.update(self.averaging.weight_files())
             config = OmegaConf.to_yaml(self.cfg, resolve=True)
-            artifacts = getattr(self.task, "save_artifacts", None)
             path = ckpt.save_checkpoint(
-                self.ckpt_dir, self.state.step, weights, state, meta, config, artifacts
+                self.ckpt_dir, self.state.step, weights, state, meta, config, self.task.save_artifacts
             )
             ckpt.update_tag(self.ckpt_dir, "last", path)
             if best:

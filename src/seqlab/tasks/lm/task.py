@@ -220,7 +220,7 @@ def collate_sentences(items: list[dict], pad_id: int) -> dict:
 
 
 class LMTask(EvaluableTask):
-    """Causal LM task (see the engine's Task protocol in seqlab/engine/task.py).
+    """Causal LM task (see the task protocols in seqlab/engine/task.py).
 
     Args:
         cfg: the resolved experiment config (tokenizer, model, data, ...).

@@ -37,7 +37,7 @@ def teacher_forcing_ratio(cfg, epoch: int) -> float:
 
 
 class MTTask(EvaluableTask):
-    """Translation task (see the engine's Task protocol in seqlab/engine/task.py).
+    """Translation task (see the task protocols in seqlab/engine/task.py).
 
     Args:
         cfg: the resolved experiment config (model, data, vocab, loss, teacher_forcing, generation).

@@ -34,7 +34,7 @@ from seqlab.tasks.vocoder.data import vocoder_data_spec
 
 
 class VocoderTask(EvaluableTask):
-    """HiFi-GAN generator + MPD/MSD discriminators (see the engine's Task protocol).
+    """HiFi-GAN generator + MPD/MSD discriminators (see the task protocols in seqlab/engine/task.py).
 
     Config sections: ``model`` (the generator, ``_target_`` + preset/keys), ``discriminator``
     (periods, scales), ``mel`` (the official recipe), ``loss`` (lambda_mel, lambda_fm),
