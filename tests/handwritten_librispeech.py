@@ -3,6 +3,7 @@ corpus writer), for the tests of reading, training on and scoring that layout.""
 
 import numpy as np
 import soundfile as sf
+
 from seqlab.corpora.espeak import ESPEAK_SAMPLE_RATE, synthesize
 
 SENTENCES = [

@@ -4,8 +4,8 @@ import hydra
 import pytest
 import torch
 
-from seqlab.engine.checkpoint_averaging import average_checkpoints
 from seqlab.engine import checkpoint as ckpt
+from seqlab.engine.checkpoint_averaging import average_checkpoints
 from seqlab.engine.rng import seed_everything
 from seqlab.engine.trainer import fit
 from seqlab.engine.writers import read_metrics

@@ -642,7 +642,13 @@ class Trainer:
             weights.update(self.averaging.weight_files())
             config = OmegaConf.to_yaml(self.cfg, resolve=True)
             path = ckpt.save_checkpoint(
-                self.ckpt_dir, self.state.step, weights, state, meta, config, self.task.save_artifacts
+                self.ckpt_dir,
+                self.state.step,
+                weights,
+                state,
+                meta,
+                config,
+                self.task.save_artifacts,
             )
             ckpt.update_tag(self.ckpt_dir, "last", path)
             if best:
