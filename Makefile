@@ -50,8 +50,8 @@ test: setup-dev
 	$(PY) -m pytest -q tests
 
 lint: setup-dev
-	$(VENV)/bin/ruff check src tests bench
-	$(VENV)/bin/ruff format --check src tests bench
+	$(VENV)/bin/ruff check src tests bench tools
+	$(VENV)/bin/ruff format --check src tests bench tools
 
 bench: setup-dev
 	$(PY) bench/asr_pipeline.py

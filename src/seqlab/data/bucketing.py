@@ -45,7 +45,7 @@ def _shard(
     return batches[rank::num_replicas]
 
 
-class _EpochBatchSampler(Sampler[list[int]]):
+class EpochBatchSampler(Sampler[list[int]]):
     """Epoch/resume/DDP bookkeeping shared by both samplers; subclasses build the global list."""
 
     def __init__(self, num_replicas: int, rank: int, drop_last: bool, seed: int) -> None:
@@ -92,7 +92,7 @@ class _EpochBatchSampler(Sampler[list[int]]):
             yield list(batch)
 
 
-class DynamicBucketBatchSampler(_EpochBatchSampler):
+class DynamicBucketBatchSampler(EpochBatchSampler):
     """Batches of similar-length items whose padded seconds (size x longest) stay in a budget."""
 
     def __init__(
@@ -168,7 +168,7 @@ class DynamicBucketBatchSampler(_EpochBatchSampler):
         return batches
 
 
-class RandomBatchSampler(_EpochBatchSampler):
+class RandomBatchSampler(EpochBatchSampler):
     """Fixed-size batches of randomly chosen items (the baseline bucketing is compared with)."""
 
     def __init__(

@@ -34,7 +34,7 @@ import torch
 from torch.utils.data import Dataset
 
 from seqlab.audio.io import load_audio
-from seqlab.data.bucketing import _EpochBatchSampler
+from seqlab.data.bucketing import EpochBatchSampler
 from seqlab.data.index import (
     BadItem,
     RawItem,
@@ -126,7 +126,7 @@ def crop_seed(seed: int, epoch: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1, np.uint64)[0]) >> 1
 
 
-class SegmentBatchSampler(_EpochBatchSampler):
+class SegmentBatchSampler(EpochBatchSampler):
     """Fixed-size batches of ``(index, crop_seed)`` pairs, in the bucketing samplers' API.
 
     Training (``shuffle=True``): every epoch a new permutation of the items (from seed and

@@ -686,7 +686,7 @@ class Trainer:
         """Give the task its raw modules back and end the process group: DDP wrappers that
         outlive their process group can abort the interpreter at exit."""
         for name, module in self.models.items():
-            if getattr(self.task, name, None) is not module and hasattr(self.task, name):
+            if getattr(self.task, name, module) is not module:  # the DDP wrapper swapped in
                 setattr(self.task, name, module)
         self.optimizer_step.models = {}
         self.accelerator.free_memory()  # drops Accelerate's references, then gc
