@@ -86,8 +86,29 @@ def cmd_export(args: argparse.Namespace) -> int:
         out = task.export("hifigan", args.hifigan)
         print(f"wrote {out} and {out.parent / 'config.json'} (the official HiFi-GAN layout)")
         return 0
+    if args.ctranslate2:  # a transformer_mt checkpoint as a CTranslate2 model directory
+        if "ctranslate2" not in task.export_formats():
+            return print_config_error(
+                ValueError(
+                    f"{ckpt} is a {kind_label(task.kind)} checkpoint, not a translation one "
+                    "(--ctranslate2 exports transformer_mt)"
+                )
+            )
+        try:
+            out = task.export("ctranslate2", args.ctranslate2, quantization=args.quantization)
+        except (ImportError, ValueError) as err:  # the LSTM, a bad --quantization, no ctranslate2
+            return print_config_error(ValueError(str(err)))
+        print(
+            f"wrote {out} (CTranslate2, weights {args.quantization or 'float32'}; "
+            f"seqlab translate {ckpt} --runtime ct2 runs it)"
+        )
+        return 0
     if not args.hf:
-        return print_config_error(ValueError("give --hf DIR (or --hifigan FILE for a vocoder)"))
+        return print_config_error(
+            ValueError(
+                "give --hf DIR (or --hifigan FILE for a vocoder, --ctranslate2 DIR for transformer_mt)"
+            )
+        )
     if "hf" not in task.export_formats():
         return print_config_error(
             ValueError(
@@ -104,12 +125,15 @@ def cmd_translate(args: argparse.Namespace) -> int:
     """Stream source lines from stdin (or --input) to translations on stdout, batch by batch."""
     import warnings
 
-    from seqlab.inference import load
+    from seqlab.inference import load_task
 
     try:
-        model = load(args.checkpoint, device=args.device, kind="mt", command="seqlab translate")
-    except (ConfigError, FileNotFoundError, ValueError) as err:
+        task, _ = load_task(args.checkpoint, kind="mt", command="seqlab translate")
+        model = task.for_inference(args.device, runtime=args.runtime)
+    except (ConfigError, FileNotFoundError, ImportError, ValueError) as err:
         return print_config_error(err)
+    if args.runtime != "torch":  # recorded with the output: which engine translated it
+        print(f"seqlab: {model.describe()}", file=sys.stderr)
     generation = {}
     if args.beam_size is not None:
         generation["beam_size"] = args.beam_size
@@ -254,6 +278,18 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", help="run/checkpoints/best (or last, step-N, or a run directory)")
     p.add_argument("--hf", default=None, help="output directory (transformers loads it alone)")
     p.add_argument(
+        "--ctranslate2",
+        default=None,
+        metavar="DIR",
+        help="transformer_mt: write a CTranslate2 model directory (seqlab translate --runtime ct2)",
+    )
+    p.add_argument(
+        "--quantization",
+        default=None,
+        help="with --ctranslate2: stored weight type (int8, int8_float32, int16, float16, "
+        "bfloat16, float32; default float32)",
+    )
+    p.add_argument(
         "--hifigan",
         default=None,
         help="vocoders: write the generator as an official HiFi-GAN g_ file (+ config.json)",
@@ -272,6 +308,13 @@ def add_translate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lp-alpha", type=float, default=None, help="GNMT length-penalty exponent")
     p.add_argument("--batch-size", type=int, default=64, help="sentences translated together")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument(
+        "--runtime",
+        choices=["torch", "ct2"],
+        default="torch",
+        help="torch (seqlab's own beam search) or ct2 (CTranslate2: an export of the checkpoint, "
+        "made into seqlab's cache on first use; transformer_mt only)",
+    )
     add_trust_flag(p)
     p.set_defaults(func=cmd_translate)
 

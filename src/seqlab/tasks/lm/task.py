@@ -383,8 +383,13 @@ class LMTask(EvaluableTask):
 
         export_hf(extract_model_from_parallel(self.model), self.tokenizer, Path(directory) / "hf")
 
-    def for_inference(self, device: str | torch.device = "cpu"):
-        """The Python API object returned by ``seqlab.load``: a word-level LM for fusion/rescoring."""
+    def for_inference(self, device: str | torch.device = "cpu", runtime: str = "torch"):
+        """The Python API object returned by ``seqlab.load``: a word-level LM for fusion/rescoring
+        (PyTorch only: ``runtime`` other than "torch" is refused)."""
+        if runtime != "torch":
+            raise ValueError(
+                f"a language-model checkpoint runs with runtime torch, not {runtime!r}"
+            )
         from accelerate.utils import extract_model_from_parallel
 
         from seqlab.decoding.lm.neural import HFCausalLM

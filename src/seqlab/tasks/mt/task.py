@@ -210,12 +210,36 @@ class MTTask(EvaluableTask):
         self.src_vocab.save(directory, "src")
         self.tgt_vocab.save(directory, "tgt")
 
-    def for_inference(self, device: str | torch.device = "cpu"):
+    def for_inference(self, device: str | torch.device = "cpu", runtime: str = "torch"):
         """The Python API object returned by ``seqlab.load``: a
-        :class:`~seqlab.tasks.mt.translator.Translator`."""
-        from seqlab.tasks.mt.translator import Translator
+        :class:`~seqlab.tasks.mt.translator.Translator` (``runtime="torch"``) or a
+        :class:`~seqlab.tasks.mt.ct2.CT2Translator` (``"ct2"``: CTranslate2 runs an export of these
+        weights, made on the fly into seqlab's cache the first time; Transformers only)."""
+        if runtime == "torch":
+            from seqlab.tasks.mt.translator import Translator
 
-        return Translator(self, device)
+            return Translator(self, device)
+        if runtime == "ct2":
+            from seqlab.tasks.mt.ct2 import CT2Translator, build_spec
+
+            build_spec(self)  # the LSTM is refused in one line before CTranslate2 is loaded
+            return CT2Translator(self, device)
+        raise ValueError(
+            f"a translation checkpoint runs with runtime torch or ct2, not {runtime!r}"
+        )
+
+    def export_formats(self) -> tuple[str, ...]:
+        """``seqlab export --ctranslate2``: a CTranslate2 model directory (``transformer_mt``)."""
+        return ("ctranslate2",)
+
+    def export(self, fmt: str, path: str | Path, quantization: str | None = None) -> Path:
+        """``fmt`` ``"ctranslate2"``: :func:`seqlab.tasks.mt.ct2.export_ctranslate2` (weights
+        stored as ``quantization``, float32 by default); the LSTM is refused in one line."""
+        if fmt != "ctranslate2":
+            return super().export(fmt, path)
+        from seqlab.tasks.mt.ct2 import export_ctranslate2
+
+        return export_ctranslate2(self, path, quantization)
 
     # ---- decoding ---------------------------------------------------------------------------------
     @torch.no_grad()

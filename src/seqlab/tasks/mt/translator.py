@@ -16,6 +16,8 @@ class Translator:
         device: where to run the model.
     """
 
+    runtime = "torch"  # what runs the model (seqlab translate --runtime; ct2.CT2Translator: "ct2")
+
     def __init__(self, task, device: str | torch.device = "cpu"):
         self.task = task
         self.device = torch.device(device)
@@ -83,8 +85,6 @@ class Translator:
         Always one output per line: an empty or blank line gives "". A line longer than the model
         takes (:attr:`limits`) is translated in pieces (:meth:`split_long`) whose translations are
         joined, with a ``UserWarning`` naming the line (``first_line`` numbers the first one)."""
-        from seqlab.data.parallel import collate_mt
-
         vocab = self.task.src_vocab
         units: list[tuple[int, str]] = []  # (line index, source text) actually translated
         for i, line in enumerate(lines):
@@ -107,27 +107,9 @@ class Translator:
         texts = [text for _, text in units]
         hyps: list[str] = [""] * len(units)
         order = sorted(range(len(units)), key=lambda u: len(texts[u].split()))
-        beam = int(generation.get("beam_size", self.task.cfg.generation.get("beam_size", 1))) > 1
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
-            items = [
-                {
-                    "id": str(u),
-                    "src_ids": vocab.encode(texts[u]),
-                    "tgt_ids": [],
-                    "src_text": texts[u],
-                    "tgt_text": "",
-                }
-                for u in chunk
-            ]
-            tgt = self.task.tgt_vocab
-            batch = collate_mt(items, tgt.pad_id, tgt.bos_id, tgt.eos_id)
-            out = self.task.translate_batch(
-                batch["src"].to(self.device),
-                batch["src_lengths"].to(self.device),
-                beam=beam,
-                **generation,
-            )
+            out = self._translate_texts([texts[u] for u in chunk], generation)
             for u, hyp in zip(chunk, out, strict=True):
                 hyps[u] = hyp
         joined: list[list[str]] = [[] for _ in lines]
@@ -135,3 +117,28 @@ class Translator:
             if hyp:
                 joined[i].append(hyp)
         return [" ".join(parts) for parts in joined]
+
+    def _translate_texts(self, texts: list[str], generation: dict) -> list[str]:
+        """Translations of one batch of source texts that fit the model (the runtime's part:
+        :class:`~seqlab.tasks.mt.ct2.CT2Translator` runs CTranslate2 here)."""
+        from seqlab.data.parallel import collate_mt
+
+        vocab, tgt = self.task.src_vocab, self.task.tgt_vocab
+        beam = int(generation.get("beam_size", self.task.cfg.generation.get("beam_size", 1))) > 1
+        items = [
+            {
+                "id": str(k),
+                "src_ids": vocab.encode(text),
+                "tgt_ids": [],
+                "src_text": text,
+                "tgt_text": "",
+            }
+            for k, text in enumerate(texts)
+        ]
+        batch = collate_mt(items, tgt.pad_id, tgt.bos_id, tgt.eos_id)
+        return self.task.translate_batch(
+            batch["src"].to(self.device),
+            batch["src_lengths"].to(self.device),
+            beam=beam,
+            **generation,
+        )
