@@ -10,6 +10,9 @@ budget (`trainer.max_seconds`, validation not counted), then
 With --joeynmt-python, JoeyNMT 2.3 (in its own environment: it pins an older protobuf) trains
 bench/joeynmt_transformer.yaml, a Transformer matching mt_transformer, on the same files for a
 matching number of updates, and both are printed side by side. Numbers depend on the machine.
+JoeyNMT trains in fp32; seqlab trains in ``--precision`` (default ``auto``: bf16 autocast where
+the CPU has native bf16, as the shipped configs do): pass ``--precision fp32`` to compare both in
+the same precision. The precision is printed and saved with the figures.
 """
 
 from __future__ import annotations
@@ -89,6 +92,12 @@ def main() -> None:
         "--batch1-sentences", type=int, default=100, help="sentences decoded one by one"
     )
     parser.add_argument("--joeynmt-python", default=None, help="python of a JoeyNMT environment")
+    parser.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "fp32", "bf16"],
+        help="seqlab's trainer.precision (JoeyNMT runs fp32; auto = bf16 where native)",
+    )
     parser.add_argument("--json", default=None, help="also write the figures here")
     args = parser.parse_args()
 
@@ -110,6 +119,7 @@ def main() -> None:
                 f"trainer.runs_root={args.runs_root}",
                 f"trainer.run_name={run_name}",
                 "trainer.progress=plain",
+                f"trainer.precision={args.precision}",
             ],
         )
         run = Path(summary["run_dir"])
@@ -130,6 +140,7 @@ def main() -> None:
         )
         results[name] = {
             "run": str(run),
+            "precision": summary.get("precision", args.precision),
             "parameters": params,
             "steps": summary["step"],
             "epochs": summary["epoch"],
@@ -142,7 +153,8 @@ def main() -> None:
         r = results[name]
         print(
             f"  {name}: {params:,} parameters, {r['steps']} steps ({r['epochs']} epochs) in "
-            f"{args.seconds:.0f} s; {r['train_target_tokens_per_s']:.0f} target tokens/s"
+            f"{args.seconds:.0f} s ({r['precision']}); {r['train_target_tokens_per_s']:.0f} "
+            "target tokens/s"
         )
         print(
             "  decoding sentences/s: "
