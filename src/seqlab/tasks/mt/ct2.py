@@ -190,7 +190,7 @@ def weights_digest(task) -> str:
     h = hashlib.sha256(f"seqlab-ct2-{EXPORT_FORMAT}".encode())
     for name, tensor in sorted(task.model.state_dict().items()):
         h.update(name.encode())
-        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        h.update(_numpy(tensor).tobytes())  # float32 bytes (bf16 has no numpy dtype)
     for vocab in (task.src_vocab, task.tgt_vocab):
         h.update("\n".join(_tokens(vocab)).encode())
     return h.hexdigest()[:16]
