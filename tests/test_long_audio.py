@@ -179,6 +179,8 @@ def test_the_cli_refuses_bad_window_settings_once(tmp_path, capsys):
     assert main([*argv, "--window-seconds", "2", "--overlap-seconds", "2"]) == 2
     err = capsys.readouterr().err
     assert err.count("seqlab: error: --window-seconds/--overlap-seconds:") == 1
+    assert main([*argv, "--window-seconds", "-1"]) == 2
+    assert "must be positive" in capsys.readouterr().err
     assert main([*argv, "--window-seconds", "0"]) == 0  # 0: every file whole, as before
 
 

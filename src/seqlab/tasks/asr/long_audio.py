@@ -86,6 +86,15 @@ def output_stride(output_lengths: Callable, near: int) -> int:
     return gaps.pop()
 
 
+def check_seconds(window_seconds: float, overlap_seconds: float) -> None:
+    """Raise ``ValueError`` unless the window is positive and the overlap in ``[0, window)``."""
+    if not window_seconds > 0 or not 0 <= overlap_seconds < window_seconds:
+        raise ValueError(
+            f"window of {window_seconds} s with {overlap_seconds} s of overlap: the window "
+            "must be positive and the overlap in [0, window)"
+        )
+
+
 @dataclass(frozen=True)
 class WindowPlan:
     """Window geometry at the model's rate, in samples.
@@ -110,11 +119,7 @@ class WindowPlan:
         """A plan of ``window_seconds`` windows overlapping by ``overlap_seconds`` at ``rate`` Hz;
         the hop is rounded down to whole output frames (and ``align``), the overlap grows by the
         difference. Raises ``ValueError`` for settings that leave no hop or no context."""
-        if not window_seconds > 0 or not 0 <= overlap_seconds < window_seconds:
-            raise ValueError(
-                f"window of {window_seconds} s with {overlap_seconds} s of overlap: the window "
-                "must be positive and the overlap in [0, window)"
-            )
+        check_seconds(window_seconds, overlap_seconds)
         unit = stride * align // math.gcd(stride, align)  # hop multiple of both
         window = round(window_seconds * rate)
         hop = (window - round(overlap_seconds * rate)) // unit * unit

@@ -245,8 +245,9 @@ class ASRModel:
     def window_plan(self, window_seconds: float, overlap_seconds: float, rate: int | None = None):
         """The :class:`seqlab.tasks.asr.long_audio.WindowPlan` for inputs at ``rate`` Hz (default:
         the model's); raises ``ValueError`` for settings this model cannot take."""
-        from seqlab.tasks.asr.long_audio import WindowPlan, output_stride
+        from seqlab.tasks.asr.long_audio import WindowPlan, check_seconds, output_stride
 
+        check_seconds(window_seconds, overlap_seconds)
         rate = rate or self.sample_rate
         window = round(window_seconds * self.sample_rate)
         stride = output_stride(self._output_lengths, window)
