@@ -16,6 +16,7 @@ from seqlab.cli.common import (
     print_config_error,
 )
 from seqlab.config import ConfigError
+from seqlab.tasks.asr.long_audio import OVERLAP_SECONDS, WINDOW_SECONDS
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
@@ -34,13 +35,23 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         )
     except (ConfigError, FileNotFoundError, ValueError) as err:
         return print_config_error(err)
+    if args.window_seconds:  # refuse window settings the model cannot take once, not per file
+        try:
+            model.window_plan(args.window_seconds, args.overlap_seconds)
+        except ValueError as err:
+            return print_config_error(ValueError(f"--window-seconds/--overlap-seconds: {err}"))
     failed = 0
     nbest = args.nbest or 1
     for path in args.audio:
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", InputWarning)
-                hyps = model.transcribe_nbest(path)
+                hyps = model.transcribe_nbest(
+                    path,
+                    window_seconds=args.window_seconds or None,
+                    overlap_seconds=args.overlap_seconds,
+                    on_partial=_partial_printer(path, args.json) if args.stream else None,
+                )
         except Exception as err:  # one unreadable file must not stop the others
             failed += 1
             message = str(err) if str(path) in str(err) else f"cannot transcribe {path}: {err}"
@@ -64,7 +75,24 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
                 print(f"{path}\t{rank}\t{h.score:.3f}\t{h.text}")
         else:
             print(hyps[0].text)
+        if args.stream:
+            sys.stdout.flush()
     return 1 if failed else 0
+
+
+def _partial_printer(path, as_json: bool):
+    """``--stream``: print each window's greedy text as it is decoded, and flush (a JSON row
+    ``{path, partial, start, end}`` with ``--json``, else ``[START-END] text``)."""
+
+    def show(partial) -> None:
+        if as_json:
+            row = {"path": str(path), "partial": partial.text}
+            row.update(start=round(partial.start, 3), end=round(partial.end, 3))
+            print(json.dumps(row), flush=True)
+        else:
+            print(f"[{partial.start:.2f}-{partial.end:.2f}] {partial.text}", flush=True)
+
+    return show
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -267,6 +295,24 @@ def add_transcribe_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("audio", nargs="+", help="wav/flac/ogg files")
     p.add_argument("--json", action="store_true", help="one JSON object per line: {path, text}")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument(
+        "--window-seconds",
+        type=float,
+        default=WINDOW_SECONDS,
+        help=f"decode longer files in windows of this length read one at a time, bounded memory "
+        f"(default {WINDOW_SECONDS:g}; 0 = every file whole)",
+    )
+    p.add_argument(
+        "--overlap-seconds",
+        type=float,
+        default=OVERLAP_SECONDS,
+        help=f"audio shared by consecutive windows; cuts fall in its middle (default {OVERLAP_SECONDS:g})",
+    )
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="print each window's greedy text as it is decoded, then the full transcript",
+    )
     add_decoder_flags(p, nbest=True)
     add_trust_flag(p)
     p.set_defaults(func=cmd_transcribe)
