@@ -383,8 +383,9 @@ class LMTask(EvaluableTask):
 
         export_hf(extract_model_from_parallel(self.model), self.tokenizer, Path(directory) / "hf")
 
-    def for_inference(self, device: str | torch.device = "cpu"):
+    def for_inference(self, device: str | torch.device = "cpu", runtime: str = "torch"):
         """The Python API object returned by ``seqlab.load``: a word-level LM for fusion/rescoring."""
+        self.check_runtime(runtime)
         from accelerate.utils import extract_model_from_parallel
 
         from seqlab.decoding.lm.neural import HFCausalLM

@@ -210,9 +210,10 @@ class MTTask(EvaluableTask):
         self.src_vocab.save(directory, "src")
         self.tgt_vocab.save(directory, "tgt")
 
-    def for_inference(self, device: str | torch.device = "cpu"):
+    def for_inference(self, device: str | torch.device = "cpu", runtime: str = "torch"):
         """The Python API object returned by ``seqlab.load``: a
         :class:`~seqlab.tasks.mt.translator.Translator`."""
+        self.check_runtime(runtime)
         from seqlab.tasks.mt.translator import Translator
 
         return Translator(self, device)
