@@ -111,11 +111,14 @@ def write_export_dir(checkpoint_dir: Path, out_dir: str | Path, config: dict) ->
 
 def is_export_dir(path: str | Path) -> bool:
     """Whether ``path`` is a directory ``seqlab export`` wrote for a runtime (a saved
-    ``config.yaml`` and no torch weights), rather than a checkpoint."""
+    ``config.yaml``, the runtime's ``config.json``, no torch weights), rather than a checkpoint or
+    a run directory."""
     path = Path(path)
     return (
         path.is_dir()
         and (path / "config.yaml").is_file()
+        and (path / CONFIG_FILE).is_file()
+        and not (path / "checkpoints").is_dir()
         and not any(path.glob("*.safetensors"))
         and not (path / "state.pt").is_file()
     )

@@ -42,6 +42,28 @@ class OnnxAcousticModel:
         return self
 
 
+def export_ctc_graph(model, sample_rate: int, min_samples: int, path: str | Path) -> Path:
+    """Write a CTCRecognizer ``(audio, lengths) -> (log_probs, out_lengths)`` as an ONNX graph
+    with a dynamic batch and number of samples (at least ``min_samples``, the shortest input
+    that gives one output frame); returns ``path``."""
+    model = model.cpu().eval()
+    # two items of different lengths (padding in the trace), both well above the minimum
+    longest = max(int(sample_rate), 4 * int(min_samples))
+    lengths = torch.tensor([longest, longest * 3 // 4])
+    audio = torch.randn(2, longest) * 0.1
+    audio[1, lengths[1] :] = 0.0
+    batch = torch.export.Dim("batch", min=1)
+    samples = torch.export.Dim("samples", min=max(2, int(min_samples)))
+    return export_graph(
+        model,
+        (audio, lengths),
+        ({0: batch, 1: samples}, {0: batch}),
+        ["audio", "lengths"],
+        ["log_probs", "out_lengths"],
+        path,
+    )
+
+
 def export_ctc_onnx(task, out_dir: str | Path) -> Path:
     """Write ``task.model`` (a CTCRecognizer with its weights) as ``out_dir/model.onnx`` with a
     dynamic batch and length, plus config.json and the checkpoint's vocabulary and config.
@@ -53,23 +75,8 @@ def export_ctc_onnx(task, out_dir: str | Path) -> Path:
     from seqlab.version import __version__
 
     out_dir = Path(out_dir)
-    model = task.model.cpu().eval()
     min_samples = ASRModel(task).min_samples
-    # two items of different lengths (padding in the trace), both well above the minimum
-    longest = max(task.sample_rate, 4 * min_samples)
-    lengths = torch.tensor([longest, longest * 3 // 4])
-    audio = torch.randn(2, longest) * 0.1
-    audio[1, lengths[1] :] = 0.0
-    batch = torch.export.Dim("batch", min=1)
-    samples = torch.export.Dim("samples", min=max(2, min_samples))
-    export_graph(
-        model,
-        (audio, lengths),
-        ({0: batch, 1: samples}, {0: batch}),
-        ["audio", "lengths"],
-        ["log_probs", "out_lengths"],
-        out_dir / "model.onnx",
-    )
+    export_ctc_graph(task.model, task.sample_rate, min_samples, out_dir / "model.onnx")
     features = OmegaConf.to_container(task.cfg.features, resolve=True)
     write_export_dir(
         task.checkpoint_dir,

@@ -38,6 +38,17 @@ class OnnxGenerator:
         return wave.to(self.device)
 
 
+def export_generator_graph(generator, path: str | Path) -> Path:
+    """Write a HiFi-GAN generator (weight norm folded on a copy; the original is untouched) as an
+    ONNX graph ``mel (B, n_mels, F) -> wave (B, 1, F * hop)`` with a dynamic batch and number of
+    frames; returns ``path``."""
+    generator = copy.deepcopy(generator).cpu().prepare_for_inference()
+    mel = torch.randn(2, int(generator.n_mels), 24) - 5.0  # (B, n_mels, F): a quiet log-mel
+    batch = torch.export.Dim("batch", min=1)
+    frames = torch.export.Dim("frames", min=2)
+    return export_graph(generator, (mel,), ({0: batch, 2: frames},), ["mel"], ["wave"], path)
+
+
 def export_generator_onnx(task, out_dir: str | Path) -> Path:
     """Write ``task.generator`` (weight norm folded, on a copy) as ``out_dir/model.onnx`` with a
     dynamic batch and number of frames, plus config.json (mel parameters) and the checkpoint's
@@ -49,14 +60,9 @@ def export_generator_onnx(task, out_dir: str | Path) -> Path:
     from seqlab.version import __version__
 
     out_dir = Path(out_dir)
-    generator = copy.deepcopy(task.generator).cpu().prepare_for_inference()
+    generator = task.generator
     n_mels = int(generator.n_mels)
-    mel = torch.randn(2, n_mels, 24) - 5.0  # (B, n_mels, F) around a quiet log-mel level
-    batch = torch.export.Dim("batch", min=1)
-    frames = torch.export.Dim("frames", min=2)
-    export_graph(
-        generator, (mel,), ({0: batch, 2: frames},), ["mel"], ["wave"], out_dir / "model.onnx"
-    )
+    export_generator_graph(generator, out_dir / "model.onnx")
     write_export_dir(
         task.checkpoint_dir,
         out_dir,
