@@ -12,8 +12,8 @@ alternates per repeat), and prints the ratio of the best runs (the least disturb
   random weights; the max abs difference of each to the official output.
 - asr: the shipped ``asr_bilstm`` and ``asr_conformer`` recognizers (random weights: speed does
   not depend on training) transcribing the same clips with torch and with ONNX Runtime: real-time
-  factor, max abs difference of the log-probs, peak memory (each runtime in a fresh subprocess:
-  the process's peak RSS, and its growth while transcribing one long clip); and where the time
+  factor, max abs difference of the log-probs, memory (each runtime in a fresh subprocess: its
+  resident memory once loaded, and the peak while transcribing one long clip); and where the time
   goes with greedy decoding and with beam search + a 3-gram LM (acoustic model vs decoder).
 
 Numbers depend on the machine and its load; the README quotes the ratios with both.
@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -170,16 +169,38 @@ def asr_speed(experiment: str, repeats: int, work: Path) -> dict:
     return {"rtf": {n: audio / t for n, t in best.items()}, "max_abs_diff": diff}
 
 
+def _rss_mib() -> float:
+    """This process's resident memory now (Linux /proc), in MiB."""
+    pages = int(Path("/proc/self/statm").read_text().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def asr_memory_worker(experiment: str, runtime: str, seconds: float, work: Path) -> None:
-    """(In a fresh process) print the peak RSS before and after transcribing one long clip."""
+    """(In a fresh process) print the resident memory before transcribing one long clip and its
+    peak while doing so, sampled every 2 ms (ru_maxrss would report the parent's high-water
+    mark, which a child inherits across fork and exec)."""
+    import threading
+
     # the torch module is built in both (seqlab.load builds the task around the graph too)
     _, torch_model, onnx_model = _recognizers(experiment, work, onnx=runtime == "onnx")
     model = onnx_model if runtime == "onnx" else torch_model
     model.transcribe(_clips([2.0])[0])  # warm-up: the runtime's first-call allocations
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # MiB (Linux: KiB)
-    model.transcribe(_clips([seconds])[0])
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"peak_mib": after, "growth_mib": after - before}))
+    clip = _clips([seconds])[0]
+    before = _rss_mib()
+    peak = [before]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_mib())
+            time.sleep(0.002)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    model.transcribe(clip)
+    done.set()
+    sampler.join()
+    print(json.dumps({"before_mib": before, "peak_mib": peak[0], "growth_mib": peak[0] - before}))
 
 
 def asr_memory(experiment: str, runtime: str, seconds: float, work: Path, threads: int) -> dict:
@@ -293,8 +314,9 @@ def main(argv: list[str] | None = None) -> None:
             )
             for rt, m in mem.items():
                 print(
-                    f"{'':14} {rt:5} peak RSS {m['peak_mib']:7.0f} MiB, growth over one "
-                    f"{args.long_seconds:.0f} s clip {m['growth_mib']:6.0f} MiB",
+                    f"{'':14} {rt:5} RSS {m['before_mib']:5.0f} MiB loaded, peak "
+                    f"{m['peak_mib']:5.0f} MiB transcribing one {args.long_seconds:.0f} s clip "
+                    f"(+{m['growth_mib']:.0f} MiB)",
                     flush=True,
                 )
             shares = asr_time_shares(experiment, work)
