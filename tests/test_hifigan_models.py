@@ -63,6 +63,22 @@ def test_weight_norm_removal_keeps_the_output(preset):
     torch.testing.assert_close(fused, reference, atol=1e-5, rtol=0)
 
 
+def test_folding_a_copy_leaves_the_original_working():
+    # a deepcopy shares the parametrized classes: folding the copy (Vocoder, the ONNX export)
+    # must not take the original's weight away
+    import copy
+
+    torch.manual_seed(0)
+    generator = build_generator("v3").eval()
+    mel = torch.randn(1, 80, 6)
+    with torch.no_grad():
+        reference = generator(mel)
+        folded = copy.deepcopy(generator).prepare_for_inference()
+        torch.testing.assert_close(folded(mel), reference, atol=1e-5, rtol=0)
+        torch.testing.assert_close(generator(mel), reference, atol=0, rtol=0)
+    copy.deepcopy(generator).prepare_for_inference()  # and again
+
+
 def test_bad_configuration_is_refused_with_its_name():
     with pytest.raises(ValueError, match="unknown HiFi-GAN preset 'v4'"):
         build_generator("v4")

@@ -28,19 +28,29 @@ def train(experiment: str, overrides=()) -> dict:
     return _train(experiment, overrides)
 
 
-def load(checkpoint, device: str = "cpu", overrides=(), trust_targets=()):
+def load(checkpoint, device: str = "cpu", overrides=(), trust_targets=(), runtime: str = "torch"):
     """Load a trained checkpoint for inference, e.g. ``seqlab.load(run/"checkpoints/best")``.
 
     Loading never runs code named by the checkpoint (docs/security.md): its config may only build
     seqlab's known classes, plus ``trust_targets`` (your own, e.g. ``["mypkg.MyModel"]``).
     ``overrides`` (Hydra grammar, e.g. ``["decoder=ctc_beam"]``) are yours and may name anything.
 
+    ``runtime`` runs the model with ``"torch"`` (default), ``"onnx"`` (ONNX Runtime; give the
+    directory ``seqlab export CKPT --onnx DIR`` wrote) or ``"ct2"`` (CTranslate2); a task that
+    does not run with it says so in one ``ValueError``.
+
     Returns the task's inference object; for speech recognition an
     :class:`seqlab.tasks.asr.recognizer.ASRModel` with ``.transcribe(paths_or_arrays)``.
     """
     from seqlab.inference import load as _load
 
-    return _load(checkpoint, device=device, overrides=overrides, trust_targets=trust_targets)
+    return _load(
+        checkpoint,
+        device=device,
+        overrides=overrides,
+        trust_targets=trust_targets,
+        runtime=runtime,
+    )
 
 
 def evaluate(

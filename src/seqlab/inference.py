@@ -81,8 +81,10 @@ def load_task(
     trust_targets: list[str] | tuple[str, ...] = (),
     kind: str | None = None,
     command: str = "this command",
+    runtime: str = "torch",
 ):
-    """Rebuild the task of a checkpoint with its weights loaded.
+    """Rebuild the task of a checkpoint with its weights loaded (or of an export directory
+    written by ``seqlab export --onnx``, without weights, for a runtime other than torch).
 
     The checkpoint's config.yaml is checked before anything is built (seqlab/registry.py): every
     ``_target_`` must be a seqlab class (or in ``trust_targets``), it may hold no interpolation, and
@@ -96,6 +98,8 @@ def load_task(
             (``mypkg.MyModel``, or ``mypkg.*``); the CLI's ``--trust-target``.
         kind: refuse a task of another kind (:class:`WrongKindError`) before building anything.
         command: what is asking, for that error (``seqlab transcribe``).
+        runtime: what will run the model (see :func:`load`); an export directory (a saved
+            config and no torch weights) is refused for ``"torch"``.
 
     Returns:
         ``(task, checkpoint_dir)``; the task is a
@@ -103,15 +107,23 @@ def load_task(
     """
     from seqlab.engine.checkpoint import load_model_weights, resolve_checkpoint
     from seqlab.registry import load_checkpoint_config
+    from seqlab.runtime.onnx import is_export_dir
 
-    ckpt = resolve_checkpoint(checkpoint)
+    exported = is_export_dir(checkpoint)
+    if exported and runtime == "torch":
+        raise ValueError(
+            f"{checkpoint} is an export (a graph, no torch weights); load it with runtime onnx "
+            "(--runtime onnx), or give the checkpoint it was exported from"
+        )
+    ckpt = Path(checkpoint).resolve() if exported else resolve_checkpoint(checkpoint)
     cfg = load_checkpoint_config(ckpt, trust_targets)
     cfg = apply_overrides(cfg, list(overrides) + ["trainer.resume_from=null"])
     task_cls = task_class(cfg, ckpt)
     if kind is not None:
         check_kind(task_cls.kind, kind, ckpt, command)
     task = task_cls(cfg, checkpoint_dir=ckpt)
-    load_model_weights(ckpt, task.models())
+    if not exported:  # an export's graph holds the weights; the torch modules stay unused
+        load_model_weights(ckpt, task.models())
     for module in task.models().values():
         module.eval()
     return task, ckpt
@@ -124,15 +136,26 @@ def load(
     trust_targets: list[str] | tuple[str, ...] = (),
     kind: str | None = None,
     command: str = "this command",
+    runtime: str = "torch",
 ):
     """The task's inference object for ``checkpoint`` (see ``seqlab.load``).
 
     Args:
-        checkpoint: checkpoint or run directory.
+        checkpoint: checkpoint or run directory; for ``runtime="onnx"`` the directory
+            ``seqlab export CKPT --onnx DIR`` wrote.
         device: where to run the model.
+        runtime: ``"torch"``, ``"onnx"`` or ``"ct2"`` (see
+            :meth:`seqlab.engine.task.EvaluableTask.for_inference`); a task refuses one it does
+            not run with, in one line (``ValueError``).
         overrides: of the saved config, e.g. ``["decoder=ctc_beam", "decoder.lm=lm.arpa"]``.
         trust_targets: the user's own classes the saved config may name (see :func:`load_task`).
         kind, command: refuse a checkpoint of another task kind (see :func:`load_task`).
     """
-    task, _ = load_task(checkpoint, overrides, trust_targets, kind=kind, command=command)
-    return task.for_inference(device)
+    from seqlab.runtime import RUNTIMES
+
+    if runtime not in RUNTIMES:
+        raise ValueError(f"runtime {runtime!r} is not one of {', '.join(RUNTIMES)}")
+    task, _ = load_task(
+        checkpoint, overrides, trust_targets, kind=kind, command=command, runtime=runtime
+    )
+    return task.for_inference(device, runtime=runtime)

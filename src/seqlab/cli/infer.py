@@ -32,8 +32,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             overrides=decoder_overrides(args),
             kind="asr",
             command="seqlab transcribe",
+            runtime=args.runtime,
         )
-    except (ConfigError, FileNotFoundError, ValueError) as err:
+    except (ConfigError, FileNotFoundError, ValueError, ImportError) as err:
         return print_config_error(err)
     if args.window_seconds:  # refuse window settings the model cannot take once, not per file
         try:
@@ -61,7 +62,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         for note in notes if not args.json else ():
             print(f"seqlab: warning: {note}", file=sys.stderr)
         if args.json:
-            row = {"path": str(path), "text": hyps[0].text}
+            row = {"path": str(path), "text": hyps[0].text, "runtime": model.runtime}
             if notes:
                 row["warning"] = "; ".join(notes)
             if nbest > 1:
@@ -96,13 +97,34 @@ def _partial_printer(path, as_json: bool):
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    """Write a checkpoint of a Hugging Face model task as a plain Hugging Face directory."""
+    """Write a checkpoint in another layout: a plain Hugging Face directory (``--hf``), the
+    official HiFi-GAN files (``--hifigan``) or an ONNX graph directory (``--onnx``)."""
     from seqlab.inference import kind_label, load_task
 
     try:
         task, ckpt = load_task(args.checkpoint)
     except (ConfigError, FileNotFoundError, ValueError) as err:
         return print_config_error(err)
+    if args.onnx:  # the CTC recognizers and the HiFi-GAN generators
+        if "onnx" not in task.export_formats():
+            return print_config_error(
+                ValueError(
+                    f"{ckpt} is a {kind_label(task.kind)} checkpoint of "
+                    f"{type(task).__qualname__}, which --onnx does not export (it exports the CTC "
+                    "recognizers asr_bilstm/asr_conformer and the HiFi-GAN vocoders"
+                    + ("; this one exports with --hf" if "hf" in task.export_formats() else "")
+                    + ")"
+                )
+            )
+        try:
+            out = task.export("onnx", args.onnx)
+        except ImportError as err:
+            return print_config_error(err)
+        print(
+            f"wrote {out / 'model.onnx'} and {out / 'config.json'} (use it with --runtime onnx "
+            f"{out}, or seqlab.load('{out}', runtime='onnx'))"
+        )
+        return 0
     if args.hifigan:  # a vocoder checkpoint in the official HiFi-GAN layout
         if "hifigan" not in task.export_formats():
             return print_config_error(
@@ -134,7 +156,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not args.hf:
         return print_config_error(
             ValueError(
-                "give --hf DIR (or --hifigan FILE for a vocoder, --ctranslate2 DIR for transformer_mt)"
+                "give --hf DIR, --onnx DIR (or --hifigan FILE for a vocoder, --ctranslate2 DIR for "
+                "transformer_mt)"
             )
         )
     if "hf" not in task.export_formats():
@@ -153,11 +176,16 @@ def cmd_translate(args: argparse.Namespace) -> int:
     """Stream source lines from stdin (or --input) to translations on stdout, batch by batch."""
     import warnings
 
-    from seqlab.inference import load_task
+    from seqlab.inference import load
 
     try:
-        task, _ = load_task(args.checkpoint, kind="mt", command="seqlab translate")
-        model = task.for_inference(args.device, runtime=args.runtime)
+        model = load(
+            args.checkpoint,
+            device=args.device,
+            kind="mt",
+            command="seqlab translate",
+            runtime=args.runtime,
+        )
     except (ConfigError, FileNotFoundError, ImportError, ValueError) as err:
         return print_config_error(err)
     if args.runtime != "torch":  # recorded with the output: which engine translated it
@@ -228,9 +256,13 @@ def cmd_vocode(args: argparse.Namespace) -> int:
             vocoder = load_official(args.checkpoint, args.official_config, device=args.device)
         else:
             vocoder = load(
-                args.checkpoint, device=args.device, kind="vocoder", command="seqlab vocode"
+                args.checkpoint,
+                device=args.device,
+                kind="vocoder",
+                command="seqlab vocode",
+                runtime=args.runtime,
             )
-    except (ConfigError, FileNotFoundError, KeyError, ValueError) as err:
+    except (ConfigError, FileNotFoundError, KeyError, ValueError, ImportError) as err:
         return print_config_error(err)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -259,7 +291,7 @@ def cmd_vocode(args: argparse.Namespace) -> int:
     if waves:
         print(
             f"vocoded {len(waves)} files, {audio:.1f} s of audio in {seconds:.1f} s "
-            f"({audio / max(seconds, 1e-9):.1f}x real time)",
+            f"({audio / max(seconds, 1e-9):.1f}x real time, runtime {vocoder.runtime})",
             file=sys.stderr,
         )
     return 1 if failed else 0
@@ -288,6 +320,21 @@ def _emit(lines: list[str]) -> None:
     sys.stdout.flush()
 
 
+def add_runtime_flag(p: argparse.ArgumentParser) -> None:
+    """``--runtime torch|onnx|ct2``: what runs the model (onnx/ct2 take the directory ``seqlab
+    export --onnx``/``--ctranslate2`` wrote as CHECKPOINT)."""
+    from seqlab.runtime import RUNTIMES
+
+    p.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default="torch",
+        help="torch (the checkpoint), onnx (ONNX Runtime: give the directory `seqlab export --onnx` "
+        "wrote as CHECKPOINT) or ct2 (CTranslate2, translation: the checkpoint is exported into "
+        "seqlab's cache on first use)",
+    )
+
+
 def add_transcribe_parser(sub: argparse._SubParsersAction) -> None:
     """``seqlab transcribe CHECKPOINT AUDIO... [decoder flags] [--json]``."""
     p = sub.add_parser("transcribe", help="transcribe audio files with a checkpoint")
@@ -313,14 +360,18 @@ def add_transcribe_parser(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="print each window's greedy text as it is decoded, then the full transcript",
     )
+    add_runtime_flag(p)
     add_decoder_flags(p, nbest=True)
     add_trust_flag(p)
     p.set_defaults(func=cmd_transcribe)
 
 
 def add_export_parser(sub: argparse._SubParsersAction) -> None:
-    """``seqlab export CHECKPOINT --hf DIR`` or ``--hifigan FILE``."""
-    p = sub.add_parser("export", help="write a fine-tuned HF model as a plain HF directory")
+    """``seqlab export CHECKPOINT --hf DIR``, ``--onnx DIR`` or ``--hifigan FILE``."""
+    p = sub.add_parser(
+        "export",
+        help="write a checkpoint as a plain HF directory, an ONNX graph, or HiFi-GAN files",
+    )
     p.add_argument("checkpoint", help="run/checkpoints/best (or last, step-N, or a run directory)")
     p.add_argument("--hf", default=None, help="output directory (transformers loads it alone)")
     p.add_argument(
@@ -340,6 +391,11 @@ def add_export_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="vocoders: write the generator as an official HiFi-GAN g_ file (+ config.json)",
     )
+    p.add_argument(
+        "--onnx",
+        default=None,
+        help="CTC recognizers and vocoders: write DIR/model.onnx + config.json (for --runtime onnx)",
+    )
     add_trust_flag(p)
     p.set_defaults(func=cmd_export)
 
@@ -354,13 +410,9 @@ def add_translate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lp-alpha", type=float, default=None, help="GNMT length-penalty exponent")
     p.add_argument("--batch-size", type=int, default=64, help="sentences translated together")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument(
-        "--runtime",
-        choices=["torch", "ct2"],
-        default="torch",
-        help="torch (seqlab's own beam search) or ct2 (CTranslate2: an export of the checkpoint, "
-        "made into seqlab's cache on first use; transformer_mt only)",
-    )
+    add_runtime_flag(
+        p
+    )  # translation runs with torch (seqlab's beam search) or ct2 (transformer_mt)
     add_trust_flag(p)
     p.set_defaults(func=cmd_translate)
 
@@ -378,5 +430,6 @@ def add_vocode_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="CHECKPOINT is an official HiFi-GAN g_ file; this is its config JSON",
     )
+    add_runtime_flag(p)
     add_trust_flag(p)
     p.set_defaults(func=cmd_vocode)

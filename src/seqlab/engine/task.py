@@ -35,6 +35,8 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
+from seqlab.runtime import RUNTIMES
+
 
 @dataclass
 class DataSpec:
@@ -152,14 +154,38 @@ class EvaluableTask(Task):
         if not isinstance(cls.kind, str) or not cls.kind:
             raise TypeError(f"{cls.__qualname__} must set the class attribute kind (e.g. 'asr')")
 
+    #: the inference runtimes :meth:`for_inference` takes (a subset of :data:`RUNTIMES`).
+    runtimes: ClassVar[tuple[str, ...]] = ("torch",)
+
     def __init__(self, cfg: DictConfig, checkpoint_dir: str | Path | None = None):
         self.cfg = cfg
+        #: where the task was rebuilt from (a checkpoint, or an export written by ``seqlab
+        #: export``); None when training from scratch. The non-torch runtimes find their graph here.
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
 
     # ---- inference and evaluation ------------------------------------------------------------
     @abstractmethod
-    def for_inference(self, device: str | torch.device = "cpu") -> Any:
+    def for_inference(self, device: str | torch.device = "cpu", runtime: str = "torch") -> Any:
         """The object ``seqlab.load`` returns: a recognizer (``transcribe``), a translator
-        (``translate``), a vocoder (``vocode``), a language model (``score``...)."""
+        (``translate``), a vocoder (``vocode``), a language model (``score``...).
+
+        Args:
+            device: where to run the model.
+            runtime: what runs it: ``"torch"`` (eager PyTorch on the checkpoint's weights),
+                ``"onnx"`` (ONNX Runtime on the graph ``seqlab export --onnx`` wrote) or ``"ct2"``
+                (CTranslate2 on the model ``seqlab export --ctranslate2`` wrote). A task takes
+                the ones in :attr:`runtimes` and raises a one-line ``ValueError`` naming them
+                for another (:meth:`check_runtime`).
+        """
+
+    def check_runtime(self, runtime: str) -> None:
+        """Raise a one-line ``ValueError`` unless ``runtime`` is one of :attr:`runtimes`."""
+        if runtime not in self.runtimes:
+            known = "" if runtime in RUNTIMES else f" (the runtimes are {', '.join(RUNTIMES)})"
+            raise ValueError(
+                f"{type(self).__qualname__} ({self.kind}) runs with runtime "
+                f"{' or '.join(repr(r) for r in self.runtimes)}, not {runtime!r}{known}"
+            )
 
     @abstractmethod
     def test_data(self, rank: int, world_size: int, run_dir: Path, split: str = "test") -> DataSpec:

@@ -129,9 +129,13 @@ class BiLSTMCTC(nn.Module):
             x = F.gelu(self.frontend(x.transpose(1, 2))).transpose(1, 2)  # (B, T', C)
         x = self.dropout(x)  # (B, T', C)
         out_lengths = self.output_lengths(lengths)  # (B,)
-        # The check (and packing) needs the lengths on the CPU; one small copy per batch.
+        # The check (and packing) needs the lengths on the CPU; one small copy per batch. An
+        # ONNX export traces shapes symbolically: the check reads data, so it is left out there
+        # (the ONNX runtime checks the lengths before it calls the graph).
         lengths_cpu = out_lengths.cpu()  # (B,)
-        if int(lengths_cpu.min()) < 1 or int(lengths_cpu.max()) > x.shape[1]:
+        if not torch.compiler.is_exporting() and (
+            int(lengths_cpu.min()) < 1 or int(lengths_cpu.max()) > x.shape[1]
+        ):
             raise ValueError(
                 f"BiLSTMCTC: output lengths must lie in [1, {x.shape[1]}] but got "
                 f"{lengths_cpu.tolist()} (input lengths {lengths.tolist()}, {feats.shape[1]} frames); "

@@ -167,11 +167,15 @@ class HiFiGANGenerator(nn.Module):
 
     def remove_weight_norm(self) -> HiFiGANGenerator:
         """Fold every weight norm into a plain weight (for inference and parameter counts)."""
-        # under no_grad torch would leave plain tensors instead of Parameters
-        with torch.enable_grad():
-            for module in list(self.modules()):
-                if parametrize.is_parametrized(module, "weight"):
-                    parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
+        # Folded by hand: parametrize.remove_parametrizations deletes the weight property from
+        # the module's injected class, which copy.deepcopy shares with the original, so folding
+        # a copy (Vocoder, the ONNX export) would break the original's weight.
+        for module in list(self.modules()):
+            if parametrize.is_parametrized(module, "weight"):
+                weight = module.weight.detach().clone()  # g * v / |v|
+                module.__class__ = module.__class__.__bases__[0]  # this instance only
+                del module.parametrizations
+                module.weight = nn.Parameter(weight)
         return self
 
     def prepare_for_inference(self) -> HiFiGANGenerator:

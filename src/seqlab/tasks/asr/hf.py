@@ -39,6 +39,8 @@ class HFCTCTask(ASRTask):
             pretrained weights are not loaded (the checkpoint's replace them).
     """
 
+    runtimes = ("torch",)  # its export is a Hugging Face directory, not seqlab's ONNX graph
+
     def __init__(self, cfg: DictConfig, checkpoint_dir: str | Path | None = None):
         self._built_from: Path | None = None
         _ensure_builtin_corpus(cfg.data)
@@ -128,9 +130,13 @@ class HFCTCTask(ASRTask):
         return ("hf",)
 
     def export(self, fmt: str, path: str | Path) -> Path:
-        """``fmt`` ``"hf"``: :meth:`export_hf`."""
+        """``fmt`` ``"hf"``: :meth:`export_hf` (no ONNX export of its own: Hugging Face's
+        ``optimum`` exports the directory ``--hf`` writes)."""
         if fmt != "hf":
-            return super().export(fmt, path)
+            raise ValueError(
+                f"a Hugging Face CTC checkpoint ({type(self).__qualname__}) cannot be exported as "
+                f"{fmt!r}: export it with --hf DIR (Hugging Face optimum turns that into ONNX)"
+            )
         return self.export_hf(path)
 
     def export_hf(self, directory: str | Path) -> Path:

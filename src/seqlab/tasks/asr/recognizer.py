@@ -38,12 +38,17 @@ class ASRModel:
     Args:
         task: an :class:`seqlab.tasks.asr.task.ASRTask` with its weights loaded.
         device: where to run the model.
+        model: the acoustic model to call instead of ``task.model``, with its call
+            ``(audio (B, S), lengths (B,)) -> (log_probs (B, T', V), out_lengths (B,))``
+            (e.g. an ONNX Runtime graph: :class:`seqlab.tasks.asr.onnx.OnnxAcousticModel`).
+        runtime: what runs ``model`` ("torch", "onnx"), for what the outputs record.
     """
 
-    def __init__(self, task, device: str | torch.device = "cpu"):
+    def __init__(self, task, device: str | torch.device = "cpu", model=None, runtime="torch"):
         self.task = task
         self.device = torch.device(device)
-        self.model = task.model.to(self.device).eval()
+        self.runtime = runtime
+        self.model = model if model is not None else task.model.to(self.device).eval()
         self.sample_rate = task.sample_rate
         self._min_samples: int | None = None
 

@@ -67,6 +67,7 @@ class ASRTask(EvaluableTask):
     """
 
     kind = "asr"
+    runtimes = ("torch", "onnx")
 
     def __init__(self, cfg: DictConfig, checkpoint_dir: str | Path | None = None):
         super().__init__(cfg, checkpoint_dir)
@@ -257,11 +258,33 @@ class ASRTask(EvaluableTask):
             for out in outputs
         ]
 
-    def for_inference(self, device: str | torch.device = "cpu"):
-        """The Python API object returned by ``seqlab.load``."""
+    def for_inference(self, device: str | torch.device = "cpu", runtime: str = "torch"):
+        """The Python API object returned by ``seqlab.load``: an
+        :class:`~seqlab.tasks.asr.recognizer.ASRModel` whose acoustic model is the torch module,
+        or (``runtime="onnx"``) the graph ``seqlab export --onnx`` wrote in the loaded directory."""
         from seqlab.tasks.asr.recognizer import ASRModel
 
+        self.check_runtime(runtime)
+        if runtime == "onnx":
+            from seqlab.runtime.onnx import graph_of
+            from seqlab.tasks.asr.onnx import OnnxAcousticModel
+
+            graph = graph_of(self.checkpoint_dir)
+            model = OnnxAcousticModel(graph, self.model.output_lengths, device=device)
+            return ASRModel(self, device=device, model=model, runtime=runtime)
         return ASRModel(self, device=device)
+
+    def export_formats(self) -> tuple[str, ...]:
+        """``seqlab export --onnx``: the recognizer (front end included) as an ONNX graph."""
+        return ("onnx",)
+
+    def export(self, fmt: str, path: str | Path) -> Path:
+        """``fmt`` ``"onnx"``: :func:`seqlab.tasks.asr.onnx.export_ctc_onnx` into directory ``path``."""
+        if fmt != "onnx":
+            return super().export(fmt, path)
+        from seqlab.tasks.asr.onnx import export_ctc_onnx
+
+        return export_ctc_onnx(self, path)
 
     # ---- internals -----------------------------------------------------------------------------
     def _train_loss(self, log_probs, out_lengths, batch) -> tuple[torch.Tensor, int]:

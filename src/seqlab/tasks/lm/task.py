@@ -386,10 +386,7 @@ class LMTask(EvaluableTask):
     def for_inference(self, device: str | torch.device = "cpu", runtime: str = "torch"):
         """The Python API object returned by ``seqlab.load``: a word-level LM for fusion/rescoring
         (PyTorch only: ``runtime`` other than "torch" is refused)."""
-        if runtime != "torch":
-            raise ValueError(
-                f"a language-model checkpoint runs with runtime torch, not {runtime!r}"
-            )
+        self.check_runtime(runtime)
         from accelerate.utils import extract_model_from_parallel
 
         from seqlab.decoding.lm.neural import HFCausalLM

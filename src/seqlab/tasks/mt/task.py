@@ -46,6 +46,10 @@ class MTTask(EvaluableTask):
     """
 
     kind = "mt"
+    runtimes = (
+        "torch",
+        "ct2",
+    )  # ct2: CTranslate2 runs an export of the Transformer (tasks/mt/ct2.py)
 
     def __init__(self, cfg: DictConfig, checkpoint_dir: str | Path | None = None):
         super().__init__(cfg, checkpoint_dir)
@@ -215,18 +219,15 @@ class MTTask(EvaluableTask):
         :class:`~seqlab.tasks.mt.translator.Translator` (``runtime="torch"``) or a
         :class:`~seqlab.tasks.mt.ct2.CT2Translator` (``"ct2"``: CTranslate2 runs an export of these
         weights, made on the fly into seqlab's cache the first time; Transformers only)."""
+        self.check_runtime(runtime)
         if runtime == "torch":
             from seqlab.tasks.mt.translator import Translator
 
             return Translator(self, device)
-        if runtime == "ct2":
-            from seqlab.tasks.mt.ct2 import CT2Translator, build_spec
+        from seqlab.tasks.mt.ct2 import CT2Translator, build_spec  # runtime "ct2"
 
-            build_spec(self)  # the LSTM is refused in one line before CTranslate2 is loaded
-            return CT2Translator(self, device)
-        raise ValueError(
-            f"a translation checkpoint runs with runtime torch or ct2, not {runtime!r}"
-        )
+        build_spec(self)  # the LSTM is refused in one line before CTranslate2 is loaded
+        return CT2Translator(self, device)
 
     def export_formats(self) -> tuple[str, ...]:
         """``seqlab export --ctranslate2``: a CTranslate2 model directory (``transformer_mt``)."""

@@ -47,6 +47,7 @@ class VocoderTask(EvaluableTask):
     """
 
     kind = "vocoder"
+    runtimes = ("torch", "onnx")
 
     def __init__(self, cfg: DictConfig, checkpoint_dir: str | Path | None = None):
         super().__init__(cfg, checkpoint_dir)
@@ -206,11 +207,17 @@ class VocoderTask(EvaluableTask):
         ]
 
     def export_formats(self) -> tuple[str, ...]:
-        """``seqlab export --hifigan``: the official HiFi-GAN layout."""
-        return ("hifigan",)
+        """``seqlab export --hifigan``: the official HiFi-GAN layout; ``--onnx``: the generator as
+        an ONNX graph."""
+        return ("hifigan", "onnx")
 
     def export(self, fmt: str, path: str | Path) -> Path:
-        """``fmt`` ``"hifigan"``: :meth:`export_official`."""
+        """``fmt`` ``"hifigan"``: :meth:`export_official`; ``"onnx"``:
+        :func:`seqlab.tasks.vocoder.onnx.export_generator_onnx` into directory ``path``."""
+        if fmt == "onnx":
+            from seqlab.tasks.vocoder.onnx import export_generator_onnx
+
+            return export_generator_onnx(self, path)
         if fmt != "hifigan":
             return super().export(fmt, path)
         return self.export_official(path)
@@ -223,8 +230,22 @@ class VocoderTask(EvaluableTask):
         return save_official_generator(self.generator, path, official_config(self.cfg))
 
     # ---- inference ---------------------------------------------------------------------------
-    def for_inference(self, device: str | torch.device = "cpu"):
-        """The Python API object returned by ``seqlab.load`` (``.vocode(...)``)."""
+    def for_inference(self, device: str | torch.device = "cpu", runtime: str = "torch"):
+        """The Python API object returned by ``seqlab.load`` (``.vocode(...)``): the torch
+        generator, or (``runtime="onnx"``) the graph ``seqlab export --onnx`` wrote in the
+        loaded directory."""
         from seqlab.tasks.vocoder.vocoding import Vocoder
 
-        return Vocoder(self.generator, self.mel, self.sample_rate, device=device)
+        self.check_runtime(runtime)
+        generator = self.generator
+        if runtime == "onnx":
+            from seqlab.runtime.onnx import graph_of
+            from seqlab.tasks.vocoder.onnx import OnnxGenerator
+
+            generator = OnnxGenerator(
+                graph_of(self.checkpoint_dir),
+                self.generator.hop_length,
+                self.generator.n_mels,
+                device=device,
+            )
+        return Vocoder(generator, self.mel, self.sample_rate, device=device, runtime=runtime)

@@ -25,15 +25,21 @@ class Vocoder:
 
     Args:
         generator: a :class:`~seqlab.models.vocoder.hifigan.HiFiGANGenerator` (a copy with
-            its weight norm folded is used; same outputs).
+            its weight norm folded is used; same outputs), or another object with its call
+            ``mel (B, n_mels, F) -> wave (B, 1, F * hop)`` and its ``hop_length`` and ``n_mels``
+            (an ONNX Runtime graph: :class:`seqlab.tasks.vocoder.onnx.OnnxGenerator`).
         mel: the mel module of the training recipe (for wave inputs).
         sample_rate: output sample rate.
         device: where to run.
+        runtime: what runs the generator ("torch", "onnx"), for what the outputs record.
     """
 
-    def __init__(self, generator, mel: HiFiGANMel, sample_rate: int, device="cpu"):
+    def __init__(self, generator, mel: HiFiGANMel, sample_rate: int, device="cpu", runtime="torch"):
         self.device = torch.device(device)
-        self.generator = copy.deepcopy(generator).cpu().prepare_for_inference().to(self.device)
+        self.runtime = runtime
+        if isinstance(generator, torch.nn.Module):
+            generator = copy.deepcopy(generator).cpu().prepare_for_inference().to(self.device)
+        self.generator = generator
         self.mel = copy.deepcopy(mel).to(self.device)
         self.sample_rate = int(sample_rate)
         self.hop_length = int(self.generator.hop_length)
