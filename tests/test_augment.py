@@ -7,6 +7,7 @@ import torch
 from hydra.utils import instantiate
 
 from seqlab.audio.augment import (
+    VTLP,
     AugmentPipeline,
     ColoredNoise,
     Gain,
@@ -14,6 +15,7 @@ from seqlab.audio.augment import (
     SpecAugment,
     SpeedPerturb,
 )
+from seqlab.audio.features import LogMelSpectrogram
 from seqlab.audio.resample import resample
 
 LENGTHS = torch.tensor([16000, 9000, 4001, 12345])
@@ -41,9 +43,12 @@ def padded_feats(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 WAVE_AUGMENTATIONS = [Gain, PolarityInversion, ColoredNoise, SpeedPerturb]
 
 
-@pytest.mark.parametrize("cls", WAVE_AUGMENTATIONS + [SpecAugment])
+SPEC_AUGMENTATIONS = [SpecAugment, VTLP]
+
+
+@pytest.mark.parametrize("cls", WAVE_AUGMENTATIONS + SPEC_AUGMENTATIONS)
 def test_p_zero_and_eval_mode_are_identity(cls):
-    is_spec = cls is SpecAugment
+    is_spec = cls in SPEC_AUGMENTATIONS
     x, n = padded_feats() if is_spec else padded_batch()
     for module in (cls(p=0.0), cls(p=1.0).eval()):
         y, m = module(x, n)
@@ -167,9 +172,9 @@ def test_spec_augment_defaults_cap_time_masks_by_fraction():
     assert all(m <= c for m, c in zip(masked_frames.tolist(), caps, strict=True))
 
 
-@pytest.mark.parametrize("cls", WAVE_AUGMENTATIONS + [SpecAugment])
+@pytest.mark.parametrize("cls", WAVE_AUGMENTATIONS + SPEC_AUGMENTATIONS)
 def test_deterministic_under_manual_seed(cls):
-    x, n = padded_feats() if cls is SpecAugment else padded_batch()
+    x, n = padded_feats() if cls in SPEC_AUGMENTATIONS else padded_batch()
     module = cls(p=0.5)
     torch.manual_seed(7)
     first = module(x, n)
@@ -178,6 +183,42 @@ def test_deterministic_under_manual_seed(cls):
     assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
     third = module(x, n)  # the RNG moved on: a different draw
     assert not torch.equal(first[0], third[0]) or cls is PolarityInversion
+
+
+def _tone_log_mel(freq: float) -> torch.Tensor:
+    """Mean log-mel ``(64,)`` of a 0.25 s tone at 8 kHz (the FSDD front end, unnormalised)."""
+    front_end = LogMelSpectrogram(8000, 256, 200, 40, n_mels=64, normalize=None)
+    t = torch.arange(2000) / 8000
+    feats, _ = front_end(torch.sin(2 * math.pi * freq * t)[None, :])
+    return feats[0].mean(dim=0)
+
+
+@pytest.mark.parametrize("alpha", [0.9, 1.1])
+def test_vtlp_moves_a_tone_to_alpha_times_its_frequency(alpha):
+    """A 1 kHz tone's mel peak lands where a tone at alpha * 1 kHz peaks (below the knee)."""
+    tone = _tone_log_mel(1000.0)
+    module = VTLP(p=1.0, min_warp=alpha, max_warp=alpha, sample_rate=8000)
+    warped, _ = module(tone[None, None, :].expand(2, 3, 64).clone(), torch.tensor([3, 3]))
+    peak = int(warped[0, 0].argmax())
+    assert peak != int(tone.argmax())
+    assert abs(peak - int(_tone_log_mel(alpha * 1000.0).argmax())) <= 1
+    assert torch.allclose(warped[0], warped[1])  # same factor, same result per item and frame
+
+
+def test_vtlp_keeps_band_ends_padding_and_unchosen_items():
+    feats, frame_lengths = padded_feats()
+    for alpha in (0.85, 1.15):
+        positions = VTLP(sample_rate=16000).source_bins(torch.tensor([alpha, 1.0]), 80)
+        assert abs(float(positions[0, -1]) - 79.0) < 1.0  # f_max stays: the top band barely moves
+        assert torch.allclose(positions[1], torch.arange(80.0), atol=1e-3)  # 1.0 = identity
+        assert bool((positions[0].diff() > 0).all())  # monotonic: no band read twice
+    torch.manual_seed(0)
+    out, out_lengths = VTLP(p=0.5, min_warp=0.85, max_warp=0.86)(feats, frame_lengths)
+    assert torch.equal(out_lengths, frame_lengths)
+    valid = torch.arange(120)[None, :] < frame_lengths[:, None]
+    assert torch.all(out[~valid] == 0)
+    changed = [not torch.equal(out[b], feats[b]) for b in range(4)]
+    assert any(changed) and not all(changed)  # p=0.5 with this seed: some items untouched
 
 
 def test_pipeline_train_and_eval():

@@ -55,6 +55,11 @@ CASES = {  # name -> (experiment, overrides); comments: the options each case is
     # conformer_ctc, fsdd (8 kHz, sentencepiece words), short_clips; no time budget (its plan
     # depends on the step rate, which a resume does not repeat)
     "asr_conformer_fsdd": ("asr_conformer_fsdd", ["trainer.max_seconds=null"]),
+    "asr_bilstm_fsdd": ("asr_bilstm_fsdd", ["trainer.max_seconds=null"]),  # short_clips_noise
+    "conformer_fsdd+vtlp": (  # VTLP's warp factors come from the RNG a resume restores
+        "asr_conformer_fsdd",
+        ["augment=short_clips_vtlp", "trainer.max_seconds=null"],
+    ),
     "asr_w2v2bert": ("asr_w2v2bert", []),  # w2v2bert_ctc, openslr, warmup_linear
     "wav2vec2+commonvoice": ("asr_w2v2bert", ["model=wav2vec2_ctc", "data=commonvoice"]),
     "hf_disk": ("asr_w2v2bert", ["data=hf_disk"]),

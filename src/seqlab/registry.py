@@ -46,6 +46,7 @@ SEQLAB_TARGETS = frozenset(
         "seqlab.audio.augment.ColoredNoise",
         "seqlab.audio.augment.SpeedPerturb",
         "seqlab.audio.augment.SpecAugment",
+        "seqlab.audio.augment.VTLP",
         # schedulers (writers are chosen by flags in cfg.writer, never by a _target_)
         "seqlab.engine.schedulers.WarmupLinearDecay",
         "seqlab.engine.schedulers.Noam",

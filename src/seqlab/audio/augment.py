@@ -14,6 +14,7 @@ from fractions import Fraction
 import torch
 from torch import nn
 
+from seqlab.audio.features import hz_to_mel, mel_to_hz
 from seqlab.audio.resample import resample
 
 
@@ -256,6 +257,83 @@ class SpecAugment(nn.Module):
         return masked
 
 
+class VTLP(nn.Module):
+    """Vocal-tract-length perturbation: warp each chosen utterance's mel axis by a factor.
+
+    Jaitly and Hinton's (2013) piecewise-linear warp of frequency, ``f -> alpha * f`` up to a
+    boundary and then a straight line to ``f_max``, so the band keeps its ends. A factor above 1
+    moves formants up (a shorter vocal tract), below 1 down, without changing pitch or duration
+    (speed perturbation changes all three together). Applied to log-mel features: mel band ``i``
+    of the output takes the (linearly interpolated) value of the input at the band whose centre
+    frequency warps onto band ``i``'s centre. The mel scale is the front end's (slaney, as in
+    :func:`seqlab.audio.features.mel_filterbank`), so give it the features' sample rate and range.
+
+    Args:
+        p: probability per utterance.
+        min_warp, max_warp: warp factor range, drawn uniformly per utterance.
+        boundary: fraction of ``f_max`` below which ``f -> alpha * f`` (for ``alpha <= 1``; for
+            larger factors the straight part ends at ``boundary * f_max / alpha``).
+        sample_rate: audio sample rate in Hz; ``f_max`` defaults to its Nyquist frequency.
+        f_min, f_max: the mel filterbank's range in Hz, as in the features.
+    """
+
+    def __init__(
+        self,
+        p: float = 0.5,
+        min_warp: float = 0.9,
+        max_warp: float = 1.1,
+        boundary: float = 0.8,
+        sample_rate: int = 16000,
+        f_min: float = 0.0,
+        f_max: float | None = None,
+    ) -> None:
+        super().__init__()
+        if not 0 < min_warp <= max_warp:
+            raise ValueError(f"VTLP: need 0 < min_warp <= max_warp, got {min_warp}, {max_warp}")
+        if not 0 < boundary < 1:
+            raise ValueError(f"VTLP: boundary must lie in (0, 1), got {boundary}")
+        self.p, self.min_warp, self.max_warp, self.boundary = p, min_warp, max_warp, boundary
+        self.f_min = float(f_min)
+        self.f_max = sample_rate / 2 if f_max is None else float(f_max)
+
+    def source_bins(self, alpha: torch.Tensor, n_mels: int) -> torch.Tensor:
+        """``(B, n_mels)`` fractional input band read by each output band, for factors ``(B,)``."""
+        dtype = torch.float64
+        mel_min, mel_max = hz_to_mel(torch.tensor([self.f_min, self.f_max], dtype=dtype))
+        step = (mel_max - mel_min) / (n_mels + 1)  # band i peaks at mel_min + (i + 1) * step
+        centres = mel_to_hz(mel_min + step * torch.arange(1, n_mels + 1, dtype=dtype))
+        centres = centres.to(alpha.device)[None, :]  # (1, n_mels) output frequencies f'
+        alpha = alpha.to(dtype)[:, None]  # (B, 1)
+        top = self.f_max
+        knee = self.boundary * top * alpha.clamp(max=1.0) / alpha  # input frequency of the knee
+        # Invert the warp: the input frequency f that lands on each output frequency f'.
+        straight = centres / alpha
+        tail = top - (top - centres) * (top - knee) / (top - alpha * knee)
+        source = torch.where(centres <= alpha * knee, straight, tail).clamp(self.f_min, top)
+        return ((hz_to_mel(source) - mel_min) / step - 1.0).to(torch.float32)  # (B, n_mels)
+
+    def forward(
+        self, feats: torch.Tensor, frame_lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``feats (B, F, n_mels), frame_lengths (B,)`` -> the same; identity in eval mode."""
+        if not self.training or self.p <= 0:
+            return feats, frame_lengths
+        batch, n_frames, n_mels = feats.shape
+        device = feats.device
+        chosen = _chosen(self.p, batch, device)
+        alpha = torch.empty(batch, device=device).uniform_(self.min_warp, self.max_warp)
+        alpha = torch.where(chosen, alpha, torch.ones_like(alpha))
+        position = self.source_bins(alpha, n_mels).clamp(0, n_mels - 1)  # (B, n_mels)
+        low = position.floor().long().clamp(max=n_mels - 2) if n_mels > 1 else position.long()
+        high = (low + 1).clamp(max=n_mels - 1)
+        weight = (position - low).to(feats.dtype)[:, None, :]  # (B, 1, n_mels)
+        index = (low[:, None, :].expand(batch, n_frames, n_mels), high[:, None, :])
+        below = feats.gather(2, index[0])
+        above = feats.gather(2, index[1].expand(batch, n_frames, n_mels))
+        warped = below + weight * (above - below)  # padded frames: 0 + w * 0 stays 0
+        return torch.where(chosen[:, None, None], warped, feats), frame_lengths
+
+
 class AugmentPipeline(nn.Module):
     """Wave and feature augmentations in order, active only in training mode.
 
@@ -296,4 +374,5 @@ __all__ = [
     "PolarityInversion",
     "SpecAugment",
     "SpeedPerturb",
+    "VTLP",
 ]
