@@ -177,7 +177,7 @@ def test_the_lstm_is_refused_in_one_line(tmp_path):
         task.export("ctranslate2", tmp_path / "ct2")
     with pytest.raises(ValueError, match="no LSTM seq2seq spec"):
         task.for_inference("cpu", runtime="ct2")
-    with pytest.raises(ValueError, match="runtime torch or ct2"):
+    with pytest.raises(ValueError, match="runs with runtime 'torch' or 'ct2', not 'onnx'"):
         task.for_inference("cpu", runtime="onnx")
     assert not (tmp_path / "ct2").exists()
 

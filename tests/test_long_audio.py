@@ -257,7 +257,7 @@ def test_stream_prints_partials_then_the_full_transcript(conv_ckpt, tmp_path, ca
     )
     rows = [json.loads(line) for line in capsys.readouterr().out.strip().splitlines()]
     assert len(rows) >= 3 and all("partial" in row for row in rows[:-1])
-    assert rows[-1] == {"path": str(path), "text": final}
+    assert rows[-1] == {"path": str(path), "text": final, "runtime": "torch"}
     ends = [row["end"] for row in rows[:-1]]
     assert ends == sorted(ends) and rows[0]["start"] == 0 and ends[-1] == pytest.approx(7.0)
     assert all(

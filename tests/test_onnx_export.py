@@ -136,7 +136,7 @@ def test_export_onnx_refuses_a_wrong_kind_in_one_line(tmp_path, capsys):
 
 
 def test_runtime_is_checked_in_one_line(exported):
-    with pytest.raises(ValueError, match=r"runs with runtime 'torch', not 'onnx'"):
+    with pytest.raises(ValueError, match=r"runs with runtime 'torch' or 'ct2', not 'onnx'"):
         seqlab.load(FIXTURES / "mt_lstm", runtime="onnx")
     with pytest.raises(ValueError, match="not one of torch, onnx, ct2"):
         seqlab.load(FIXTURES / "asr_bilstm", runtime="tensorrt")
