@@ -36,12 +36,9 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from hifigan_reference import OfficialLayoutGenerator  # noqa: E402
-from seqlab.audio.hifigan_mel import HiFiGANMel  # noqa: E402
-from seqlab.models.vocoder.hifigan import HIFIGAN_CONFIGS, build_generator  # noqa: E402
-from seqlab.models.vocoder.official import to_official  # noqa: E402
 from seqlab.tasks.vocoder.onnx import OnnxGenerator, export_generator_graph  # noqa: E402
 from seqlab.tasks.vocoder.vocoding import Vocoder  # noqa: E402
+from vocoder import paired_generators  # noqa: E402
 
 SAMPLE_RATE, HOP = 22050, 256
 ASR_RATE = 16000
@@ -63,21 +60,13 @@ def _best_of_interleaved(runs: dict, repeats: int) -> dict[str, float]:
 # ---- vocoder -------------------------------------------------------------------------------------
 def vocoder_section(preset: str, batch: int, seconds: float, repeats: int, work: Path) -> dict:
     """RTFs of seqlab torch, seqlab ONNX Runtime and the official path on the same weights."""
-    torch.manual_seed(0)
-    generator = build_generator(preset)
-    for p in generator.parameters():  # weights of a plausible scale (init draws tiny ones)
-        p.data.add_(torch.randn_like(p) * 0.01)
-    official = OfficialLayoutGenerator(HIFIGAN_CONFIGS[preset])
-    official.load_state_dict(to_official(generator.state_dict()), strict=True)
-    official.remove_weight_norm().eval()
-    mel_module = HiFiGANMel()
-    ours = Vocoder(generator, mel_module, SAMPLE_RATE)
+    generator, official, ours = paired_generators(preset)  # the same weights as bench/vocoder.py
     graph = work / f"hifigan_{preset}.onnx"  # the same weights for every batch size
     if not graph.is_file():
         export_generator_graph(ours.generator, graph)  # its folded copy: the same weights
     onnx = Vocoder(
         OnnxGenerator(graph, generator.hop_length, generator.n_mels),
-        mel_module,
+        ours.mel,  # the same mel parameters (the Vocoder copies what it is given)
         SAMPLE_RATE,
         runtime="onnx",
     )

@@ -45,8 +45,10 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
-def synthesis(preset: str, batch: int, seconds: float, repeats: int) -> dict:
-    """Median RTFs of seqlab's and the official inference path on the same random weights."""
+def paired_generators(preset: str):
+    """seqlab's HiFi-GAN generator of ``preset`` with seeded random weights of a plausible scale,
+    the official-layout generator holding the same weights (weight norm removed), and seqlab's
+    ``Vocoder`` around ours: ``(generator, official, vocoder)``."""
     torch.manual_seed(0)
     generator = build_generator(preset)
     for p in generator.parameters():  # weights of a plausible scale (init draws tiny ones)
@@ -54,8 +56,12 @@ def synthesis(preset: str, batch: int, seconds: float, repeats: int) -> dict:
     official = OfficialLayoutGenerator(HIFIGAN_CONFIGS[preset])
     official.load_state_dict(to_official(generator.state_dict()), strict=True)
     official.remove_weight_norm().eval()
-    mel_module = HiFiGANMel()
-    ours = Vocoder(generator, mel_module, SAMPLE_RATE)
+    return generator, official, Vocoder(generator, HiFiGANMel(), SAMPLE_RATE)
+
+
+def synthesis(preset: str, batch: int, seconds: float, repeats: int) -> dict:
+    """Median RTFs of seqlab's and the official inference path on the same random weights."""
+    generator, official, ours = paired_generators(preset)
     frames = int(seconds * SAMPLE_RATE / HOP)
     mels = torch.randn(batch, 80, frames) - 5.0  # (B, 80, F) log-mels
     mel_list = [m.numpy() for m in mels]
