@@ -100,20 +100,24 @@ class ASRModel:
         except (RuntimeError, OSError) as err:
             raise ValueError(f"{path}: not a readable audio file ({err})") from err
 
-    def _checked(self, wave: np.ndarray, rate: int, name: str) -> np.ndarray | None:
-        """``wave`` at the model's rate, or None for digital silence (warned about); raises a
-        ``ValueError`` naming ``name`` for non-finite samples or a clip the model cannot take."""
+    def _at_model_rate(self, wave: np.ndarray, rate: int, name: str, where: str = "") -> np.ndarray:
+        """``wave`` resampled to the model's rate; a ``ValueError`` naming ``name`` (and ``where``
+        in it, e.g. a window's time range) for non-finite samples."""
         from seqlab.audio.io import nonfinite
         from seqlab.audio.resample import resample
 
         bad = nonfinite(wave, "sample")
         if bad:
             raise ValueError(
-                f"{name}: {bad}; the audio is corrupt (or was written from a failed "
+                f"{name}: {bad}{where}; the audio is corrupt (or was written from a failed "
                 "computation): fix or re-export it"
             )
-        if rate != self.sample_rate:
-            wave = resample(wave, rate, self.sample_rate)
+        return resample(wave, rate, self.sample_rate) if rate != self.sample_rate else wave
+
+    def _checked(self, wave: np.ndarray, rate: int, name: str) -> np.ndarray | None:
+        """``wave`` at the model's rate, or None for digital silence (warned about); raises a
+        ``ValueError`` naming ``name`` for non-finite samples or a clip the model cannot take."""
+        wave = self._at_model_rate(wave, rate, name)
         if len(wave) < self.min_samples:
             # floor the clip and ceil the minimum to 10 ms, so the shown numbers never overlap
             have = len(wave) * 100 // self.sample_rate / 100
@@ -313,8 +317,6 @@ class ASRModel:
         """One long input (a file, read a window at a time, or an array of ``samples`` at
         ``rate`` Hz) through the model window by window: ``(log_probs (T', V) on the CPU, peak
         sample)``, each window's central frames kept, every frame of the whole input once."""
-        from seqlab.audio.io import nonfinite
-        from seqlab.audio.resample import resample
         from seqlab.tasks.asr.long_audio import read_windows
 
         plan = self.window_plan(window_seconds, overlap_seconds, rate)
@@ -335,14 +337,7 @@ class ASRModel:
         partials = _GreedyPartials(self.task.vocab, on_partial) if on_partial else None
         for index, (span, wave) in enumerate(zip(spans, chunks, strict=False)):
             begin, end = span.start / self.sample_rate, span.end / self.sample_rate
-            bad = nonfinite(wave, "sample")
-            if bad:
-                raise ValueError(
-                    f"{name}: {bad} between {begin:.2f} and {end:.2f} s; the audio is corrupt (or "
-                    "was written from a failed computation): fix or re-export it"
-                )
-            if rate != self.sample_rate:
-                wave = resample(wave, rate, self.sample_rate)
+            wave = self._at_model_rate(wave, rate, name, f" between {begin:.2f} and {end:.2f} s")
             if len(wave):
                 peak = max(peak, float(np.abs(wave).max()))
             if len(wave) < self.min_samples:  # the file ended early (shorter than its header)
