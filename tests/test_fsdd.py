@@ -91,6 +91,30 @@ def test_rerun_gives_identical_sorted_manifests(corpus):
     assert not list(root.rglob("*.tmp"))
 
 
+def _write_many(root: str, times: int, start) -> None:
+    start.wait(timeout=60)  # both processes begin together
+    for _ in range(times):
+        write_manifests(root)
+
+
+def test_two_runs_writing_the_manifests_at_once_both_succeed(corpus):
+    """Two trainings started together on one corpus both write the manifests: neither may move the
+    other's temporary file away (a shared `.tmp` name failed with FileNotFoundError)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(2)
+    procs = [ctx.Process(target=_write_many, args=(str(corpus), 60, start)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert not list(corpus.rglob("*.tmp"))
+    keys = [_key(e) for e in _read(corpus / "test.jsonl")]
+    assert len(keys) == len(SPEAKERS) * len(DIGITS) * sum(t < 5 for t in TAKES)
+
+
 def test_wrong_corpus_dir_and_odd_file_names_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="recordings"):
         write_manifests(tmp_path)

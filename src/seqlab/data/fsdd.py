@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 from pathlib import Path
 
 import soundfile as sf
@@ -54,15 +55,25 @@ def _recordings(corpus_dir: Path) -> list[tuple[str, int, int, Path]]:
 
 
 def _write_jsonl(path: Path, entries: list[dict]) -> None:
-    """Write ``entries`` to ``path`` atomically (a killed run never leaves half a manifest)."""
+    """Write ``entries`` to ``path`` atomically (a killed run never leaves half a manifest).
+
+    The temporary file has a name of its own (``mkstemp``), so two runs writing the same manifests
+    at once (two trainings started together on one corpus) each replace the file whole instead of
+    one moving the other's temporary file away.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        for entry in entries:
-            f.write(json.dumps(entry, ensure_ascii=False) + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            for entry in entries:
+                f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; manifests are ordinary files
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def write_manifests(corpus_dir: str | Path) -> dict[str, int]:
