@@ -59,18 +59,17 @@ class ConvCTC(nn.Module):
         return self.head(x).transpose(1, 2).log_softmax(-1), self.output_lengths(lengths)
 
 
-@pytest.fixture(scope="module")
-def conv_ckpt(tmp_path_factory) -> Path:
-    """A checkpoint of :class:`ConvCTC` (random weights, seeded; no feature normalisation)."""
+def _conv_checkpoint(folder: Path, normalize: str | None) -> Path:
+    """A checkpoint of :class:`ConvCTC` (random weights, seeded) with this feature normalisation."""
     from seqlab.config import apply_overrides
     from seqlab.registry import load_checkpoint_config
     from seqlab.tasks.asr.task import ASRTask
 
-    ckpt = tmp_path_factory.mktemp("conv") / "best"
+    ckpt = folder / "best"
     shutil.copytree(FIXTURES / "asr_bilstm", ckpt)
     config = yaml.safe_load((ckpt / "config.yaml").read_text())
     config["model"] = {"_target_": CONV, "channels": 16}
-    config["features"]["normalize"] = None
+    config["features"]["normalize"] = normalize
     config["augment"] = {"wave": [], "spec": []}
     (ckpt / "config.yaml").write_text(yaml.safe_dump(config))
     cfg = apply_overrides(load_checkpoint_config(ckpt, [CONV]), [])
@@ -80,6 +79,19 @@ def conv_ckpt(tmp_path_factory) -> Path:
 
     safetensors.torch.save_file(task.model.state_dict(), str(ckpt / "model.safetensors"))
     return ckpt
+
+
+@pytest.fixture(scope="module")
+def conv_ckpt(tmp_path_factory) -> Path:
+    """:class:`ConvCTC` with no feature normalisation."""
+    return _conv_checkpoint(tmp_path_factory.mktemp("conv"), None)
+
+
+@pytest.fixture(scope="module")
+def conv_ckpt_utterance(tmp_path_factory) -> Path:
+    """:class:`ConvCTC` normalising each input's features by its own mean and variance (as the
+    shipped recipes do)."""
+    return _conv_checkpoint(tmp_path_factory.mktemp("conv_utt"), "utterance")
 
 
 def speech_like(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
@@ -117,6 +129,31 @@ def test_windowed_log_probs_equal_the_whole_files(conv_ckpt, tmp_path, rate):
     assert model.transcribe(path, window_seconds=WINDOW, overlap_seconds=OVERLAP) == (
         model.transcribe(path, window_seconds=None)
     )
+
+
+def test_per_utterance_normalisation_uses_the_whole_files_statistics(
+    conv_ckpt_utterance, tmp_path, monkeypatch
+):
+    """A model that normalises each input by its own statistics gets the whole file's in every
+    window (a first pass gathers them), so windowed log-probs still equal the whole file's, even
+    where the level changes from one part of the recording to the next; each window normalised
+    by its own 2 s would not."""
+    from seqlab.tasks.asr.recognizer import ASRModel
+
+    model = seqlab.load(conv_ckpt_utterance, trust_targets=[CONV])
+    parts = [
+        gain * speech_like(1.75, RATE, seed) for seed, gain in enumerate((1.0, 0.05, 0.4, 1.0))
+    ]
+    path = tmp_path / "levels.wav"
+    sf.write(str(path), np.concatenate(parts), RATE, subtype="FLOAT")
+    whole = model.log_probs(path, window_seconds=None)
+    windowed = model.log_probs(path, window_seconds=WINDOW, overlap_seconds=OVERLAP)
+    assert windowed.shape == whole.shape
+    torch.testing.assert_close(windowed, whole, rtol=0, atol=1e-5)
+    # without the first pass, each window's own statistics change its frames
+    monkeypatch.setattr(ASRModel, "_utterance_normalised_features", lambda self: None)
+    own = model.log_probs(path, window_seconds=WINDOW, overlap_seconds=OVERLAP)
+    assert float((own - whole).abs().max()) > 1e-2
 
 
 def test_too_little_overlap_shows_at_the_cuts(conv_ckpt, tmp_path):

@@ -6,8 +6,9 @@ at a time on the CPU); the mel filterbank is librosa's slaney one, checked again
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -190,6 +191,8 @@ class LogMelSpectrogram(nn.Module):
         self.register_buffer("global_mean", torch.zeros(n_mels))
         self.register_buffer("global_std", torch.ones(n_mels))
         self.register_buffer("global_stats_set", torch.tensor(False))
+        # (mean, std) that replace each input's own statistics inside fixed_stats(); not saved
+        self._fixed_stats: tuple[torch.Tensor, torch.Tensor] | None = None
 
     @classmethod
     def from_config(cls, features: Mapping, sample_rate: int, **changes) -> LogMelSpectrogram:
@@ -209,6 +212,17 @@ class LogMelSpectrogram(nn.Module):
         self.global_mean.copy_(mean)
         self.global_std.copy_(std.clamp_min(1e-5))
         self.global_stats_set.fill_(True)
+
+    @contextlib.contextmanager
+    def fixed_stats(self, mean: torch.Tensor, std: torch.Tensor) -> Iterator[None]:
+        """Inside the block, ``normalize="utterance"`` uses this ``(n_mels,)`` mean and std
+        instead of each input's own: the whole recording's statistics for its windows (long-audio
+        transcription), so every window is normalised as the whole file would be."""
+        self._fixed_stats = (mean, std.clamp_min(1e-5))
+        try:
+            yield
+        finally:
+            self._fixed_stats = None
 
     def frame_lengths(self, lengths: torch.Tensor) -> torch.Tensor:
         """Number of valid frames ``(B,)`` for sample lengths ``(B,)``."""
@@ -287,6 +301,10 @@ class LogMelSpectrogram(nn.Module):
         self, feats: torch.Tensor, valid: torch.Tensor, frame_lengths: torch.Tensor
     ) -> torch.Tensor:
         """Apply the chosen normalisation to ``feats (B, F, n_mels)`` with ``valid (B, F, 1)``."""
+        fixed = self._fixed_stats
+        if self.normalize == "utterance" and fixed is not None:
+            mean, std = (t.to(device=feats.device, dtype=feats.dtype) for t in fixed)
+            return (feats - mean) / std
         if self.normalize == "utterance":
             count = frame_lengths.clamp_min(1).to(feats.dtype)[:, None, None]  # (B, 1, 1)
             masked = feats.masked_fill(~valid, 0.0)

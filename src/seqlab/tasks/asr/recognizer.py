@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import warnings
 from collections.abc import Callable
@@ -11,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from seqlab.audio.features import compute_global_stats
 from seqlab.tasks.asr.long_audio import OVERLAP_SECONDS, WINDOW_SECONDS
 
 # A clip whose every sample is below this (-80 dBFS, about 3 LSB of 16-bit audio) is digital
@@ -316,37 +319,34 @@ class ASRModel:
     ) -> tuple[torch.Tensor, float]:
         """One long input (a file, read a window at a time, or an array of ``samples`` at
         ``rate`` Hz) through the model window by window: ``(log_probs (T', V) on the CPU, peak
-        sample)``, each window's central frames kept, every frame of the whole input once."""
-        from seqlab.tasks.asr.long_audio import read_windows
+        sample)``, each window's central frames kept, every frame of the whole input once.
 
+        A model that normalises each input's features (``features.normalize: utterance``) gets
+        the whole input's statistics in every window: a first pass reads the windows through the
+        front end alone (cheap next to the model) and gathers the mean and variance of the frames
+        each window keeps, so a window is normalised as the whole file would be, not by its own
+        30 s. Only the torch runtime can take them (an ONNX graph normalises inside itself).
+        """
         plan = self.window_plan(window_seconds, overlap_seconds, rate)
         n_samples = self._model_samples(samples, rate)
         n_frames = int(self._output_lengths(torch.tensor([n_samples]))[0])
         spans = plan.spans(n_samples, n_frames)
-        if isinstance(source, np.ndarray):
-            chunks = (
-                source[
-                    -(-s.start * rate // self.sample_rate) : -(-s.end * rate // self.sample_rate)
-                ]
-                for s in spans
-            )
-        else:
-            chunks = read_windows(source, spans, rate, self.sample_rate)
+        features = self._utterance_normalised_features()
+        normalised = contextlib.nullcontext  # a fresh context for each window
+        if features is not None:
+            windows = self._windows(source, spans, plan, rate, name)
+            mean, std = compute_global_stats(_kept_features(features, windows, plan.stride))
+            normalised = functools.partial(features.fixed_stats, mean, std)
         kept: list[torch.Tensor] = []
         peak = 0.0
         partials = _GreedyPartials(self.task.vocab, on_partial) if on_partial else None
-        for index, (span, wave) in enumerate(zip(spans, chunks, strict=False)):
-            begin, end = span.start / self.sample_rate, span.end / self.sample_rate
-            wave = self._at_model_rate(wave, rate, name, f" between {begin:.2f} and {end:.2f} s")
-            if len(wave):
-                peak = max(peak, float(np.abs(wave).max()))
-            if len(wave) < self.min_samples:  # the file ended early (shorter than its header)
-                break
+        for span, wave, last in self._windows(source, spans, plan, rate, name):
+            peak = max(peak, float(np.abs(wave).max()))
             audio = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))[None]  # (1, T)
             lengths = torch.tensor([audio.shape[1]])
-            log_probs, out_lengths = self.model(audio.to(self.device), lengths.to(self.device))
+            with normalised():
+                log_probs, out_lengths = self.model(audio.to(self.device), lengths.to(self.device))
             offset = span.start // plan.stride  # the whole input's frame of this window's frame 0
-            last = index == len(spans) - 1 or len(wave) < span.end - span.start
             # the last window keeps all its frames (its count is the model's own, not a formula's)
             high = int(out_lengths[0]) if last else span.keep_end - offset
             piece = torch.as_tensor(log_probs[0, span.keep_start - offset : high]).float().cpu()
@@ -356,9 +356,42 @@ class ASRModel:
                 if not last:
                     settled = (settled[0], span.keep_end * plan.stride)
                 partials.add(piece, *(min(x, n_samples) / self.sample_rate for x in settled))
-            if last:
-                break
         return torch.cat(kept), peak
+
+    def _windows(self, source, spans, plan, rate: int, name: str):
+        """``(span, wave at the model's rate, last)`` for each window of ``spans`` that holds
+        audio, read from ``source`` (a file, a window at a time, or an array at ``rate`` Hz); the
+        last is the final span or the one where the file ended early (shorter than its header)."""
+        from seqlab.tasks.asr.long_audio import read_windows
+
+        if isinstance(source, np.ndarray):
+            chunks = (
+                source[
+                    -(-s.start * rate // self.sample_rate) : -(-s.end * rate // self.sample_rate)
+                ]
+                for s in spans
+            )
+        else:
+            chunks = read_windows(source, spans, rate, self.sample_rate)
+        for index, (span, wave) in enumerate(zip(spans, chunks, strict=False)):
+            begin, end = span.start / self.sample_rate, span.end / self.sample_rate
+            wave = self._at_model_rate(wave, rate, name, f" between {begin:.2f} and {end:.2f} s")
+            if len(wave) < self.min_samples:
+                return
+            last = index == len(spans) - 1 or len(wave) < span.end - span.start
+            yield span, wave, last
+            if last:
+                return
+
+    def _utterance_normalised_features(self):
+        """The torch front end when it normalises each input by its own statistics, else None
+        (other normalisations, or a model this process does not run itself, e.g. ONNX)."""
+        from seqlab.tasks.asr.task import CTCRecognizer
+
+        if not isinstance(self.model, CTCRecognizer):
+            return None
+        features = self.model.features
+        return features if features.normalize == "utterance" else None
 
     @torch.no_grad()
     def log_probs(
@@ -396,6 +429,29 @@ class ASRModel:
             audio.to(self.device), torch.tensor([audio.shape[1]]).to(self.device)
         )
         return torch.as_tensor(log_probs[0, : int(out_lengths[0])]).float().cpu()
+
+
+def _kept_features(features, windows, stride: int):
+    """Unnormalised log-mel frames ``(1, K, n_mels)`` of each window's kept samples (and their
+    count), for :func:`compute_global_stats`: the frames centred in ``[keep_start, keep_end)``
+    output frames (``stride`` samples each), to the end for the last window, so that every frame
+    of the whole input is counted once and, far from the window's edges, equals the whole file's."""
+    n_mels = features.n_mels
+    identity = (
+        torch.zeros(n_mels),
+        torch.ones(n_mels),
+    )  # fixed stats that leave features as they are
+    for span, wave, last in windows:
+        audio = torch.from_numpy(np.ascontiguousarray(wave, dtype=np.float32))[None]
+        audio = audio.to(features.mel_fbank.device)
+        with torch.no_grad(), features.fixed_stats(*identity):
+            feats, frame_lengths = features(audio, torch.tensor([audio.shape[1]]))
+        centres = span.start + features.hop_length * torch.arange(int(frame_lengths[0]))
+        keep = centres >= span.keep_start * stride
+        if not last:
+            keep &= centres < span.keep_end * stride
+        frames = feats[:, : int(frame_lengths[0])][:, keep.to(feats.device)]
+        yield frames, torch.tensor([frames.shape[1]], device=feats.device)
 
 
 class _GreedyPartials:
