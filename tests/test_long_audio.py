@@ -4,12 +4,13 @@ The story: a user has a recording far longer than the clips the model was traine
 it a window at a time (never the whole file), runs the model on each window, keeps each window's
 central frames and decodes them together. For a model that sees only a finite stretch of audio
 around each frame, and an overlap wider than that stretch, the joined log-probs ARE the whole-file
-log-probs. seqlab's shipped models do not qualify (the BiLSTM's context is the whole input, the
-Conformer attends globally, and both normalise features per utterance, i.e. per window here), so
-that exactness is checked on a small convolution-only model of the tests' own, loaded through the
-trust mechanism (``trust_targets``), with feature normalisation off; for the shipped models the
-stitching invariants are checked (every whole-file frame once, in order). ``--stream`` prints each
-window's greedy text as it is decoded.
+log-probs. A model that normalises each input's features by its own statistics gets the whole
+file's in every window, so that holds with per-utterance normalisation too. seqlab's shipped models
+do not qualify (the BiLSTM's context is the whole input, the Conformer attends globally), so that
+exactness is checked on a small convolution-only model of the tests' own, loaded through the trust
+mechanism (``trust_targets``), with feature normalisation off and per utterance; for the shipped
+models the stitching invariants are checked (every whole-file frame once, in order). ``--stream``
+prints each window's greedy text as it is decoded.
 """
 
 from __future__ import annotations
@@ -176,7 +177,7 @@ def test_shipped_models_keep_every_frame_once(experiment, rate, tmp_path):
     windowed = model.log_probs(path, window_seconds=WINDOW, overlap_seconds=OVERLAP)
     assert windowed.shape == whole.shape
     # far from any cut a window sees the whole file's audio; the frames still differ a little
-    # (per-window feature normalisation, the LSTM's/attention's unbounded context) but stay close
+    # (the LSTM's/attention's unbounded context) but stay close
     assert torch.allclose(windowed.exp(), whole.exp(), atol=0.2)
 
 
