@@ -16,7 +16,8 @@ alternates per repeat), and prints the ratio of the best runs (the least disturb
   resident memory once loaded, and the peak while transcribing one long clip); and where the time
   goes with greedy decoding and with beam search + a 3-gram LM (acoustic model vs decoder).
 - mt (with ``--mt-checkpoint``, a trained transformer_mt): seqlab's beam 5 vs CTranslate2 float32
-  and int8 at batch 1 and 16, sentences/s and BLEU (bench/inference_mt.py, also runnable alone).
+  and int8 at batch 1 and 16, sentences/s and BLEU (bench/inference_mt.py, also runnable alone);
+  with ``--joeynmt-python`` and ``--joeynmt-config``, JoeyNMT's beam search too.
 
 Numbers depend on the machine and its load; the README quotes the ratios with both.
 """
@@ -247,6 +248,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", default="vocoder,asr", help="comma list of: vocoder,asr,mt")
     parser.add_argument("--mt-checkpoint", default=None, help="mt: a trained transformer_mt")
+    parser.add_argument("--joeynmt-python", default=None, help="mt: a JoeyNMT 2.3 interpreter")
+    parser.add_argument("--joeynmt-config", default=None, help="mt: a trained JoeyNMT's config")
     parser.add_argument("--threads", type=int, default=2, help="torch and ORT threads (issue: 2)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--presets", default="v1,v2", help="HiFi-GAN presets")
@@ -278,7 +281,15 @@ def main(argv: list[str] | None = None) -> None:
         from inference_mt import main as mt_main  # bench/ is this script's folder
 
         print("\ntranslation, beam 5: seqlab torch vs CTranslate2 (bench/inference_mt.py)")
-        mt_main([args.mt_checkpoint, "--threads", str(args.threads)])
+        joey = ["--joeynmt-python", args.joeynmt_python, "--joeynmt-config", args.joeynmt_config]
+        mt_main(
+            [
+                args.mt_checkpoint,
+                "--threads",
+                str(args.threads),
+                *(joey if args.joeynmt_python else []),
+            ]
+        )
     if "vocoder" in only:
         print("\nvocoder synthesis, real-time factor (audio s / wall s), best of interleaved runs")
         print(

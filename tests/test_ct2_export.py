@@ -207,3 +207,35 @@ def test_seqlab_export_and_translate_runtime_ct2(tmp_path, capsys):
     assert "runtime ct2 (CTranslate2" in ct2_out.err and "runtime" not in torch_out.err
     assert main(["export", str(FIXTURES / "mt_lstm"), "--ctranslate2", str(tmp_path / "lstm")]) == 2
     assert "no LSTM seq2seq spec" in capsys.readouterr().err
+
+
+def test_ctranslate2_is_loaded_before_torch_for_the_ct2_runtime(tmp_path):
+    """Both wheels bring an OpenMP runtime; CTranslate2 loaded after torch ran ~8x slower with 2
+    threads. `seqlab translate --runtime ct2` and `seqlab.load(..., runtime="ct2")` import it
+    first (a fresh process each, since this one has torch already); a program that imported
+    torch itself is warned."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("ctranslate2")
+    ckpt = str(FIXTURES / "mt_transformer")
+    source = tmp_path / "src.de"
+    source.write_text(LINES[0] + "\n")
+    order = (
+        "import sys; mods = list(sys.modules); "
+        "print(mods.index('ctranslate2') < mods.index('torch'))"
+    )
+    cli = (
+        f"from seqlab.cli import main; main(['translate', {ckpt!r}, '--input', "
+        f"{str(source)!r}, '--runtime', 'ct2'])"
+    )
+    library = f"import seqlab; seqlab.load({ckpt!r}, runtime='ct2')"
+    torch_first = f"import torch, warnings; warnings.simplefilter('error'); {library}"
+    for code in (cli, library):
+        done = subprocess.run(
+            [sys.executable, "-c", f"{code}; {order}"], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip().splitlines()[-1] == "True"
+    done = subprocess.run([sys.executable, "-c", torch_first], capture_output=True, text=True)
+    assert done.returncode != 0 and "torch was imported before ctranslate2" in done.stderr

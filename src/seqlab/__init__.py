@@ -42,6 +42,10 @@ def load(checkpoint, device: str = "cpu", overrides=(), trust_targets=(), runtim
     Returns the task's inference object; for speech recognition an
     :class:`seqlab.tasks.asr.recognizer.ASRModel` with ``.transcribe(paths_or_arrays)``.
     """
+    if runtime == "ct2":  # before torch is imported: see load_ctranslate2_before_torch
+        from seqlab.runtime import load_ctranslate2_before_torch
+
+        load_ctranslate2_before_torch()
     from seqlab.inference import load as _load
 
     return _load(

@@ -176,6 +176,10 @@ def cmd_translate(args: argparse.Namespace) -> int:
     """Stream source lines from stdin (or --input) to translations on stdout, batch by batch."""
     import warnings
 
+    if args.runtime == "ct2":  # before torch is imported: see load_ctranslate2_before_torch
+        from seqlab.runtime import load_ctranslate2_before_torch
+
+        load_ctranslate2_before_torch()
     from seqlab.inference import load
 
     try:
