@@ -82,8 +82,9 @@ class DynamicBatcher:
         self.queue_size = int(queue_size)
         self.name = name
         self.stats = BatchStats()
-        self._queue: queue.Queue[_Job] = queue.Queue(maxsize=self.queue_size)
+        self._queue: queue.Queue[_Job] = queue.Queue()
         self._held: list[_Job] = []  # taken from the queue but of another key than the last batch
+        self._waiting = 0  # requests submitted and not yet in a batch (queued or held)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._work, name=f"batcher-{name}", daemon=True)
@@ -94,15 +95,22 @@ class DynamicBatcher:
         :class:`QueueFull` at once when ``queue_size`` requests are already waiting."""
         if self._stop.is_set():
             raise RuntimeError(f"{self.name}: the server is shutting down")
+        with self._lock:
+            if self._waiting >= self.queue_size:
+                raise QueueFull(
+                    f"{self.name} has {self.queue_size} requests waiting (its queue is full); "
+                    "retry in a moment, or start the server with a larger --queue-size"
+                )
+            self._waiting += 1
         job = _Job(key, payload)
-        try:
-            self._queue.put_nowait(job)
-        except queue.Full:
-            raise QueueFull(
-                f"{self.name} has {self.queue_size} requests waiting (its queue is full); "
-                "retry in a moment, or start the server with a larger --queue-size"
-            ) from None
+        self._queue.put(job)
         return job.future
+
+    @property
+    def waiting(self) -> int:
+        """Requests submitted and not yet taken into a batch."""
+        with self._lock:
+            return self._waiting
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the worker after the batch in progress; requests still waiting fail."""
@@ -150,6 +158,8 @@ class DynamicBatcher:
             batch = self._gather()
             if not batch:
                 continue
+            with self._lock:  # in a batch now: room in the queue for others
+                self._waiting -= len(batch)
             try:
                 results = self.run_batch(batch[0].key, [job.payload for job in batch])
                 if len(results) != len(batch):

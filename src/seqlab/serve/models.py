@@ -366,7 +366,10 @@ class ServedVocoder(ServedModel):
         try:
             mel = self.model.as_mel(path)
         except ValueError as err:
-            raise InputError(_named(err, path, label)) from err
+            if str(path) in str(err):  # the vocoder's own message, naming the input
+                raise InputError(_named(err, path, label)) from err
+            what = "a .npy array" if name.endswith(".npy") else "audio"
+            raise InputError(f"{label}: cannot be read as {what} ({err})") from err
         except Exception as err:  # np.load / soundfile on a corrupt file raise many kinds
             what = "a .npy array" if name.endswith(".npy") else "audio"
             raise InputError(
@@ -432,7 +435,7 @@ def load_models(
 
     Raises ``ConfigError``/``ValueError``/``FileNotFoundError`` with one line naming the checkpoint.
     """
-    from seqlab.inference import kind_label, load_task
+    from seqlab.inference import checkpoint_kind, kind_label, load_task
 
     if lm is not None and not Path(lm).expanduser().exists():
         raise FileNotFoundError(
@@ -442,12 +445,20 @@ def load_models(
     served: dict[str, ServedModel] = {}
     for spec in specs:
         name, path = split_spec(spec)
+        try:  # refuse another kind before building its model (read from its config alone)
+            kind = checkpoint_kind(path, trust_targets)
+        except Exception:  # an export directory, or what load_task will name in one line
+            kind = None
+        if kind is not None and kind not in SERVED:
+            hint = " (give it as --lm)" if kind == "lm" else ""
+            raise ValueError(
+                f"{path} is a {kind_label(kind)} checkpoint; seqlab serve serves "
+                f"speech-recognition, translation and vocoder checkpoints{hint}"
+            )
         task, ckpt = load_task(path, trust_targets=trust_targets, runtime=runtime)
         if task.kind not in SERVED:
-            hint = " (give it as --lm)" if task.kind == "lm" else ""
             raise ValueError(
-                f"{path} is a {kind_label(task.kind)} checkpoint; seqlab serve serves "
-                f"speech-recognition, translation and vocoder checkpoints{hint}"
+                f"{path} is a {kind_label(task.kind)} checkpoint; seqlab serve cannot serve it"
             )
         rt = runtime
         if runtime not in task.runtimes:
