@@ -52,13 +52,32 @@ def _asr_tab(model, gr) -> None:
         elem_id=element_id(model, "audio"),
     )
     with gr.Row():
-        decoder = gr.Radio(model.decoders, value="greedy", label="Decoder")
-        beam = gr.Slider(1, 64, value=10, step=1, label="Beam size (beam, beam+lm)")
-        nbest = gr.Slider(1, 10, value=1, step=1, label="N-best (beam, beam+lm)")
+        decoder = gr.Radio(
+            model.decoders, value="greedy", label="Decoder", elem_id=element_id(model, "decoder")
+        )
+        beam = gr.Slider(
+            1,
+            64,
+            value=10,
+            step=1,
+            label="Beam size (beam, beam+lm)",
+            elem_id=element_id(model, "beam"),
+        )
+        nbest = gr.Slider(
+            1,
+            10,
+            value=1,
+            step=1,
+            label="N-best (beam, beam+lm)",
+            elem_id=element_id(model, "nbest"),
+        )
     button = gr.Button("Transcribe", variant="primary", elem_id=element_id(model, "run"))
     text = gr.Textbox(label="Transcript", elem_id=element_id(model, "transcript"))
     table = gr.Dataframe(
-        headers=["rank", "text", "score", "acoustic", "lm"], label="N-best", interactive=False
+        headers=["rank", "text", "score", "acoustic", "lm"],
+        label="N-best",
+        interactive=False,
+        elem_id=element_id(model, "nbest-list"),
     )
     timing = gr.Markdown(elem_id=element_id(model, "timing"))
 
@@ -100,7 +119,14 @@ def _mt_tab(model, gr) -> None:
     )
     source = gr.Textbox(label="Source", lines=3, elem_id=element_id(model, "source"))
     default = int(model.info()["default_beam_size"] or 1)
-    beam = gr.Slider(1, 16, value=default, step=1, label="Beam size (1 = greedy)")
+    beam = gr.Slider(
+        1,
+        16,
+        value=default,
+        step=1,
+        label="Beam size (1 = greedy)",
+        elem_id=element_id(model, "beam"),
+    )
     button = gr.Button("Translate", variant="primary", elem_id=element_id(model, "run"))
     target = gr.Textbox(label="Translation", lines=3, elem_id=element_id(model, "translation"))
     timing = gr.Markdown(elem_id=element_id(model, "timing"))
