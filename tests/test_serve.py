@@ -448,10 +448,40 @@ def test_serve_command_refuses_what_it_cannot_serve(capsys):
     assert "missing.arpa" in capsys.readouterr().err
 
 
-def test_the_server_listens_on_127_0_0_1_unless_told():
-    import argparse
+def test_the_serve_command_listens_on_127_0_0_1_and_stops_on_a_signal():
+    """The command as a user runs it: it says where it listens (127.0.0.1 unless --host says
+    otherwise), answers, and ends cleanly on SIGTERM (as on Ctrl-C)."""
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
 
-    from seqlab.cli.parser import build_parser
-
-    args = build_parser().parse_args(["serve", str(MT)])
-    assert isinstance(args, argparse.Namespace) and args.host == "127.0.0.1" and args.port == 7860
+    env = {**os.environ, "PYTHONPATH": str(Path(seqlab.__file__).parents[1])}
+    command = "from seqlab.cli import main; raise SystemExit(main())"
+    process = subprocess.Popen(
+        [sys.executable, "-c", command, "serve", str(VOC), "--port", "0", "--no-batching"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        url = None
+        for _ in range(200):  # bounded: the lines it prints while starting
+            line = process.stderr.readline()
+            found = re.search(r"the page is (http://[^/]+)/ ", line)
+            if found or not line:
+                url = found and found.group(1)
+                break
+        assert url and url.startswith("http://127.0.0.1:"), line
+        models = httpx.get(f"{url}/api/models", timeout=30).json()["models"]
+        assert [(m["name"], m["kind"], m["batching"]["max_batch"]) for m in models] == [
+            ("vocoder_demo", "vocoder", 1)
+        ]
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        assert "stopped" in process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.stderr.close()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from seqlab.cli.common import add_trust_flag, print_config_error
@@ -52,8 +53,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"(docs {server.url}/api/docs); Ctrl-C stops",
         file=sys.stderr,
     )
-    server.run()
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGTERM cleans up as Ctrl-C does
+    try:
+        server.run()  # until Ctrl-C / SIGTERM: uvicorn finishes the requests in flight first
+    except KeyboardInterrupt:  # uvicorn raises the signal again once it has shut down
+        pass
+    print("seqlab serve: stopped", file=sys.stderr)
     return 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def add_serve_parser(sub: argparse._SubParsersAction) -> None:
