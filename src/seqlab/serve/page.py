@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import re
 import tempfile
+import time
 from pathlib import Path
 
 from seqlab.serve.batching import QueueFull
 from seqlab.serve.models import InputError, ServedModel
+
+KEEP_SECONDS = 3600  # how long the page's vocoded files are kept
 
 
 def element_id(model: ServedModel, part: str) -> str:
@@ -170,6 +173,7 @@ def _vocoder_tab(model, gr, folder: Path) -> None:
         if not path:
             raise gr.Error("upload a wav file or a .npy mel first")
         result = _call(lambda: model.vocode(path, Path(path).name))
+        _sweep(folder)
         out = tempfile.NamedTemporaryFile(
             dir=folder, prefix=f"{Path(path).stem}-", suffix=".wav", delete=False
         )
@@ -186,11 +190,24 @@ def _vocoder_tab(model, gr, folder: Path) -> None:
     )
 
 
+def _sweep(folder: Path, age: float = KEEP_SECONDS) -> None:
+    """Remove vocoded files older than ``age`` seconds (Gradio has copied them into its cache,
+    which it cleans itself), so that a long-running server does not fill the disk."""
+    now = time.time()
+    for file in folder.glob("*.wav"):
+        try:
+            if now - file.stat().st_mtime > age:
+                file.unlink()
+        except OSError:  # removed meanwhile by another request's sweep
+            pass
+
+
 def build_page(models: dict[str, ServedModel], folder: Path):
     """The Gradio ``Blocks``: one tab per model (vocoder outputs are written into ``folder``)."""
     import gradio as gr
 
-    with gr.Blocks(title="seqlab serve") as page:
+    # Gradio's cache of uploads and outputs: files older than an hour go, checked every hour
+    with gr.Blocks(title="seqlab serve", delete_cache=(KEEP_SECONDS, KEEP_SECONDS)) as page:
         gr.Markdown(
             "# seqlab serve\nThe models of this server; the same operations are an HTTP API "
             "([/api/docs](/api/docs), `GET /api/models`)."
