@@ -441,6 +441,22 @@ def test_batcher_queue_is_bounded():
         batcher.close()
 
 
+def test_max_batch_may_be_set_per_model():
+    from seqlab.cli.serve import _max_batch
+
+    assert _max_batch(["8", "voc=1"]) == (8, {"voc": 1})
+    with pytest.raises(ValueError, match="NAME=N"):
+        _max_batch(["voc=0"])
+    models = load_models([f"mt={MT}", f"voc={VOC}"], max_batch_of={"voc": 1})
+    try:
+        assert {n: m.batcher.max_batch for n, m in models.items()} == {"mt": 16, "voc": 1}
+    finally:
+        for model in models.values():
+            model.close()
+    with pytest.raises(ValueError, match="no model is named 'vocoder'.*mt"):
+        load_models([f"mt={MT}"], max_batch_of={"vocoder": 1})
+
+
 def test_serve_command_refuses_what_it_cannot_serve(capsys):
     assert main(["serve", str(FIXTURES / "lm_gpt2_small"), "--port", "0"]) == 2
     assert "give it as --lm" in capsys.readouterr().err

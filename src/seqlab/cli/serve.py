@@ -18,13 +18,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return print_config_error(
             ImportError(f"seqlab serve needs the serve extra: pip install 'seqlab[serve]' ({err})")
         )
-    if args.max_batch < 1 or args.queue_size < 1 or args.batch_wait_ms < 0:
-        return print_config_error(
-            ValueError("--max-batch and --queue-size must be >= 1, --batch-wait-ms >= 0")
-        )
+    try:
+        max_batch, max_batch_of = _max_batch(args.max_batch or [])
+    except ValueError as err:
+        return print_config_error(err)
+    if args.queue_size < 1 or args.batch_wait_ms < 0:
+        return print_config_error(ValueError("--queue-size must be >= 1, --batch-wait-ms >= 0"))
     limits = Limits(args.max_upload_mb, args.max_audio_seconds, args.max_text_chars)
     batching = Batching(
-        max_batch=1 if args.no_batching else args.max_batch,
+        max_batch=1 if args.no_batching else max_batch,
         max_wait_ms=0 if args.no_batching else args.batch_wait_ms,
         queue_size=args.queue_size,
     )
@@ -37,6 +39,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             batching=batching,
             limits=limits,
             trust_targets=tuple(args.trust_target),
+            max_batch_of={} if args.no_batching else max_batch_of,
         )
     except (ConfigError, FileNotFoundError, ValueError, ImportError) as err:
         return print_config_error(err)
@@ -60,6 +63,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
         pass
     print("seqlab serve: stopped", file=sys.stderr)
     return 0
+
+
+def _max_batch(values: list[str]) -> tuple[int, dict[str, int]]:
+    """``--max-batch`` values (``16``, ``vocoder_demo=1``) -> (every model's, per named model)."""
+    default, named = 16, {}
+    for value in values:
+        name, _, number = value.rpartition("=")
+        if not number.isdigit() or int(number) < 1:
+            raise ValueError(f"--max-batch {value}: expected N or NAME=N with N >= 1")
+        if name:
+            named[name] = int(number)
+        else:
+            default = int(number)
+    return default, named
 
 
 def _interrupt(signum, frame) -> None:
@@ -98,7 +115,13 @@ def add_serve_parser(sub: argparse._SubParsersAction) -> None:
     )
     g.add_argument("--max-text-chars", type=int, default=5000, help="longest text (413 beyond)")
     g = p.add_argument_group("dynamic batching (per model)")
-    g.add_argument("--max-batch", type=int, default=16, help="most requests in one call")
+    g.add_argument(
+        "--max-batch",
+        action="append",
+        metavar="N|NAME=N",
+        help="most requests in one call (default 16); NAME=N for one model (repeat the flag), "
+        "e.g. vocoder_demo=1: a HiFi-GAN on a CPU gains nothing from batching (README, Serving)",
+    )
     g.add_argument(
         "--batch-wait-ms", type=float, default=10.0, help="how long a request waits for others"
     )

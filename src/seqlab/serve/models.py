@@ -10,6 +10,7 @@ large) with a message naming the input by the name the client gave it.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 import time
@@ -427,11 +428,13 @@ def load_models(
     batching: Batching = Batching(),
     limits: Limits = Limits(),
     trust_targets: tuple[str, ...] = (),
+    max_batch_of: dict[str, int] | None = None,
 ) -> dict[str, ServedModel]:
     """Load each checkpoint once: name -> :class:`ServedModel`. Its kind comes from the
     checkpoint (``seqlab.inference.load_task``); ``runtime`` is used by the models whose task
     takes it, the others run with torch (said on stderr). Names: ``NAME=CKPT``, else the
-    experiment's name (``asr_bilstm``, then ``asr_bilstm-2``...).
+    experiment's name (``asr_bilstm``, then ``asr_bilstm-2``...). ``max_batch_of`` sets the
+    batch limit of named models (``{"vocoder_demo": 1}``: no batching for that one).
 
     Raises ``ConfigError``/``ValueError``/``FileNotFoundError`` with one line naming the checkpoint.
     """
@@ -479,7 +482,18 @@ def load_models(
             if task.kind == "asr"
             else {}
         )
+        mine = batching
+        if unique in (max_batch_of or {}):
+            mine = dataclasses.replace(batching, max_batch=int(max_batch_of[unique]))
         served[unique] = SERVED[task.kind](
-            unique, task, model, ckpt, batching=batching, limits=limits, **extra
+            unique, task, model, ckpt, batching=mine, limits=limits, **extra
+        )
+    unknown = sorted(set(max_batch_of or {}) - set(served))
+    if unknown:
+        for model in served.values():
+            model.close()
+        raise ValueError(
+            f"--max-batch {unknown[0]}=N: no model is named {unknown[0]!r} (the models are "
+            f"{', '.join(served)})"
         )
     return served
