@@ -33,7 +33,7 @@ server goes on).
 
 Concurrent requests are batched per model (seqlab/serve/batching.py): a worker gathers requests
 for up to ``--batch-wait-ms`` or ``--max-batch`` of them and runs one batched call;
-``--max-batch 1`` turns batching off.
+``--max-batch 1`` (or ``--no-batching``) turns batching off, ``--max-batch NAME=1`` for one model.
 """
 
 from seqlab.serve.app import Server, build_app
