@@ -14,7 +14,7 @@ depend on the weights; an untrained translator runs every sentence to its length
 
 Inputs: 2 s of speech-like audio per transcription (8 different clips), one sentence per
 translation (8), one 1 s mel (86 frames) per vocoding: the vocoder batches only mels of equal
-length (seqlab/serve/models.py says why), so its figures are for a steady stream of equal lengths.
+length (seqlab/serve/vocoder.py says why), so its figures are for a steady stream of equal lengths.
 """
 
 from __future__ import annotations
