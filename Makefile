@@ -19,7 +19,7 @@ DEMO_ARGS ?=
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 
-.PHONY: setup setup-dev demo test lint bench clean
+.PHONY: setup setup-dev browser demo test lint bench clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,19 @@ $(VENV)/.installed-dev: pyproject.toml $(VENV)/.torch
 	@touch $@ $(VENV)/.installed
 
 setup: $(VENV)/.installed
-setup-dev: $(VENV)/.installed-dev
+setup-dev: $(VENV)/.installed-dev browser
+
+# tests/test_serve_browser.py drives Debian's chromium + chromium-driver: installed quietly when
+# missing and apt-get can run (as root); otherwise that test skips and says why
+browser:
+	@if command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing chromium + chromium-driver (the browser test of seqlab serve)"; \
+		(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+		 (apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive \
+		  apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1)) || \
+		echo "could not install chromium: tests/test_serve_browser.py will skip"; \
+	else echo "no chromium and no apt-get as root: tests/test_serve_browser.py will skip"; fi
 
 demo: setup
 	$(VENV)/bin/seqlab demo --data $(DEMO_DATA) --hours $(DEMO_HOURS) $(DEMO_ARGS)

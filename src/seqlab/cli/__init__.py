@@ -2,7 +2,7 @@
 
 One module per command family, each thin (parse, call the library, print): ``train``
 (list, train, sweep, average), ``evaluate`` (eval, tune-decoder, report, compare), ``infer``
-(transcribe, translate, vocode, export), ``data`` (data ..., lm build-ngram), ``demo``;
+(transcribe, translate, vocode, export), ``data`` (data ..., lm build-ngram), ``demo``, ``serve``;
 ``common`` holds what several share, ``parser`` the command line itself and its usage text.
 """
 

@@ -22,6 +22,7 @@
     seqlab report RUN_DIR                         report.md + report.html + plots/ of one run
     seqlab compare RUN_DIR... [--metric val_loss] curves overlaid, labelled by what differs
     seqlab sweep EXPERIMENT key=a,b [--max-steps N] [--train-fraction F]   train a grid, compare it
+    seqlab serve CKPT [CKPT...] [--lm LM] [--port 7860]   a web page + HTTP API (127.0.0.1 by default)
 
 Overrides use Hydra's grammar: ``a.b=v``, ``+a.b=v`` (add), ``~a.b`` (delete), ``group=option``.
 Loading a checkpoint builds only seqlab's own classes; ``--trust-target mypkg.MyModel`` accepts
@@ -32,7 +33,7 @@ from __future__ import annotations
 
 import argparse
 
-from seqlab.cli import data, demo, evaluate, infer, train
+from seqlab.cli import data, demo, evaluate, infer, serve, train
 
 # The order ``seqlab --help`` lists the commands in.
 COMMANDS = (
@@ -51,6 +52,7 @@ COMMANDS = (
     evaluate.add_report_parser,
     evaluate.add_compare_parser,
     train.add_sweep_parser,
+    serve.add_serve_parser,
 )
 
 
