@@ -12,6 +12,10 @@ from seqlab.config import ConfigError
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.runtime == "ct2":  # before torch is imported: see load_ctranslate2_before_torch
+        from seqlab.runtime import load_ctranslate2_before_torch
+
+        load_ctranslate2_before_torch()
     try:
         from seqlab.serve import Batching, Limits, Server, load_models
     except ImportError as err:  # fastapi/gradio/uvicorn are the optional extra [serve]

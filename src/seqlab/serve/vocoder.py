@@ -15,10 +15,9 @@ class ServedVocoder(ServedModel):
     """A vocoder: a wav/flac/ogg file (copy-synthesis) or a ``.npy`` log-mel ``[n_mels, frames]``
     -> a wave, as ``seqlab vocode`` makes it.
 
-    Requests are batched only with others of the same number of mel frames: the generator's
-    convolutions see a padded item's padding in its last few samples (``Vocoder.vocode`` pads
-    with the mel floor), so a padded batch differs from one-at-a-time output there (by ~1e-5),
-    while equal lengths give the same samples."""
+    Requests are batched only with others of the same number of mel frames, as
+    ``Vocoder.vocode`` runs them anyway (a padded item's last samples would differ by ~1e-5 from
+    its one-at-a-time output); keying the batches by length keeps each batch one forward."""
 
     kind = "vocoder"
 

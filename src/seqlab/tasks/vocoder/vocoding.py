@@ -96,24 +96,27 @@ class Vocoder:
 
     def vocode(self, inputs, batch_size: int = 16) -> list[np.ndarray]:
         """Waves (float32 in [-1, 1], 1-D) for wav/flac paths, ``.npy`` mel paths, 1-D waves or
-        ``[n_mels, frames]`` mel arrays, in input order; ``batch_size`` items per forward."""
+        ``[n_mels, frames]`` mel arrays, in input order; up to ``batch_size`` items per forward.
+
+        Only items of equal length share a forward: padding a shorter one would change its last
+        samples (the generator sees the padding), so a batch gives each item exactly what it
+        gets alone.
+        """
         single = not isinstance(inputs, (list, tuple))
         items = [inputs] if single else list(inputs)
         mels = [self.as_mel(item) for item in items]
-        order = sorted(range(len(mels)), key=lambda i: mels[i].shape[1])
+        by_length: dict[int, list[int]] = {}
+        for i, mel in enumerate(mels):
+            by_length.setdefault(mel.shape[1], []).append(i)
         outputs: list[np.ndarray | None] = [None] * len(mels)
         with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                chunk = order[start : start + batch_size]
-                longest = max(mels[i].shape[1] for i in chunk)
-                batch = torch.full(
-                    (len(chunk), self.n_mels, longest), self.mel_floor, device=self.device
-                )  # (B, n_mels, F): silence after each item's end
-                for row, i in enumerate(chunk):
-                    batch[row, :, : mels[i].shape[1]] = mels[i]
-                waves = self.generator(batch)[:, 0].float().cpu().numpy()  # (B, F * hop)
-                for row, i in enumerate(chunk):
-                    outputs[i] = waves[row, : mels[i].shape[1] * self.hop_length].copy()
+            for same in by_length.values():
+                for start in range(0, len(same), batch_size):
+                    chunk = same[start : start + batch_size]
+                    batch = torch.stack([mels[i] for i in chunk]).to(self.device)  # (B, n_mels, F)
+                    waves = self.generator(batch)[:, 0].float().cpu().numpy()  # (B, F * hop)
+                    for row, i in enumerate(chunk):
+                        outputs[i] = waves[row].copy()
         return outputs[0] if single else outputs
 
 
