@@ -146,11 +146,17 @@ def test_translate_equals_the_translate_command(client, tmp_path, capsys):
         assert r.status_code == 200, r.text
         assert main(["translate", str(MT), "--input", str(source), "--beam-size", str(beam)]) == 0
         assert r.json()["translation"].split("\n") == capsys.readouterr().out.splitlines()
+        assert r.json()["beam_size"] == beam
+    # no beam size: the checkpoint's, and the answer says which
+    r = client.post("/api/translate", json={"text": MT_LINES[0]})
+    assert main(["translate", str(MT), "--input", str(source)]) == 0
+    assert r.json()["translation"] == capsys.readouterr().out.splitlines()[0]
+    models = {m["kind"]: m for m in client.get("/api/models").json()["models"]}
+    assert r.json()["beam_size"] == models["mt"]["default_beam_size"]
 
 
 def test_vocode_equals_the_vocode_command(client, tmp_path):
     for path in (INPUTS / "mel_80.npy", INPUTS / "speech.wav"):  # a mel, and copy-synthesis
-        # one input per command: `seqlab vocode` pads the inputs of one call to a common length
         assert main(["vocode", str(VOC), str(path), "--out", str(tmp_path)]) == 0
         r = vocode(client, path.read_bytes(), path.name)
         assert r.status_code == 200, r.text

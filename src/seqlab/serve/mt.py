@@ -17,9 +17,13 @@ class ServedTranslator(ServedModel):
     kind = "mt"
     MAX_BEAM = 64
 
+    @property
+    def default_beam_size(self) -> int:
+        """The checkpoint's beam size, used when a request gives none."""
+        return int(self.task.cfg.get("generation", {}).get("beam_size", 1))
+
     def info(self) -> dict:
-        default = self.task.cfg.get("generation", {}).get("beam_size", 1)
-        return {**super().info(), "default_beam_size": default}
+        return {**super().info(), "default_beam_size": self.default_beam_size}
 
     def translate(self, text, beam_size: int | None = None) -> dict:
         """Check, queue and translate one text."""
@@ -63,7 +67,7 @@ class ServedTranslator(ServedModel):
             row = {
                 "model": self.name,
                 "translation": "\n".join(hyps[start : start + len(lines)]),
-                "beam_size": beam_size,
+                "beam_size": self.default_beam_size if beam_size is None else beam_size,
                 "batch_size": len(payloads),
                 "compute_seconds": round(seconds, 4),
             }
