@@ -48,31 +48,32 @@ class JoeyNMTDecoder:
 
     def translate(self, batch: int, beam: int) -> tuple[list[str], float]:
         """(hypotheses, seconds of JoeyNMT's predict)."""
-        import os
-        import subprocess
-
         script = Path(__file__).with_name("joeynmt_decode.py")
         argv = [self.python, str(script), self.config, self.file.name]
         argv += ["--batch", str(batch), "--beam", str(beam), "--threads", str(self.threads)]
-        env = {**os.environ, "OMP_NUM_THREADS": str(self.threads)}
-        done = subprocess.run(argv, capture_output=True, text=True, check=True, env=env)
-        row = json.loads(done.stdout.strip().splitlines()[-1])
+        row = _child_row(argv, self.threads)
         return row["hypotheses"], row["seconds"]
+
+
+def _child_row(argv: list[str], threads: int) -> dict:
+    """Run ``argv`` with ``threads`` OpenMP threads; the JSON object its last output line holds."""
+    import os
+    import subprocess
+
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    done = subprocess.run(argv, capture_output=True, text=True, check=True, env=env)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _in_worker(
     checkpoint: str, split: str, limit: int, peer: str, batch: int, threads: int
 ) -> tuple[list[str], float]:
     """(translations, seconds) of one peer in a fresh process (:func:`worker`)."""
-    import os
-    import subprocess
     import sys
 
     argv = [sys.executable, __file__, checkpoint, "--split", split, "--limit", str(limit)]
     argv += ["--worker", peer, "--batch", str(batch), "--threads", str(threads)]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    done = subprocess.run(argv, capture_output=True, text=True, check=True, env=env)
-    row = json.loads(done.stdout.strip().splitlines()[-1])
+    row = _child_row(argv, threads)
     return row["translations"], row["seconds"]
 
 
