@@ -1,6 +1,7 @@
 """On-device augmentations: identity at p=0, the promised effect at p=1, padding, determinism."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,6 +13,8 @@ from seqlab.audio.augment import (
     ColoredNoise,
     Gain,
     PolarityInversion,
+    RandomEQ,
+    Reverb,
     SpecAugment,
     SpeedPerturb,
 )
@@ -261,3 +264,89 @@ def test_runs_on_cuda(cls):
     assert out.is_cuda and out_lengths.is_cuda
     valid = torch.arange(out.shape[1], device="cuda")[None, :] < out_lengths[:, None]
     assert torch.all(out[~valid] == 0)
+
+
+# ---- the recording chain: RandomEQ (microphone) and Reverb (room) --------------------------------
+CHANNEL_AUGMENTATIONS = [RandomEQ, Reverb]
+
+
+@pytest.mark.parametrize("cls", CHANNEL_AUGMENTATIONS)
+def test_channel_identity_padding_rms_and_determinism(cls):
+    wave, lengths = padded_batch()
+    for module in (cls(16000, p=0.0), cls(16000, p=1.0).eval()):
+        out, out_lengths = module(wave, lengths)
+        assert torch.equal(out, wave) and torch.equal(out_lengths, lengths)
+    module = cls(16000, p=1.0)
+    torch.manual_seed(3)
+    out, out_lengths = module(wave, lengths)
+    assert torch.equal(out_lengths, lengths)
+    valid = torch.arange(wave.shape[1])[None, :] < lengths[:, None]
+    assert torch.all(out[~valid] == 0)  # padding stays zero
+    assert not torch.allclose(out, wave, atol=1e-3)  # it did something
+    assert torch.allclose(out.square().sum(1), wave.square().sum(1), rtol=1e-4)  # the RMS is kept
+    torch.manual_seed(3)
+    assert torch.equal(module(wave, lengths)[0], out)
+    torch.manual_seed(5)
+    mixed = cls(16000, p=0.5)(wave, lengths)[0]  # unchosen utterances pass unchanged
+    same = [torch.equal(mixed[i], wave[i]) for i in range(len(wave))]
+    assert any(same) and not all(same)
+
+
+def _amplitude_at(wave: torch.Tensor, freq: float, rate: int = 16000) -> float:
+    """Amplitude of the ``freq`` component of a 1-D signal (projection on sin and cos)."""
+    t = torch.arange(wave.shape[0], dtype=torch.float64) / rate
+    w = wave.double()
+    s = (w * torch.sin(2 * math.pi * freq * t)).sum()
+    c = (w * torch.cos(2 * math.pi * freq * t)).sum()
+    return float(2 * torch.sqrt(s * s + c * c) / wave.shape[0])
+
+
+def test_random_eq_is_zero_phase_and_tilts_the_spectrum():
+    t = torch.arange(16000) / 16000
+    tone = 0.3 * torch.sin(2 * math.pi * 500 * t)[None, :]  # an exact number of periods
+    lengths = torch.tensor([16000])
+    torch.manual_seed(0)
+    out, _ = RandomEQ(16000, p=1.0, max_gain_db=12.0)(tone, lengths)
+    # A real gain curve is a zero-phase filter: one tone comes back as itself (then the RMS is
+    # restored), apart from the edges where the clip starts and stops.
+    assert torch.allclose(out[0, 2000:-2000], tone[0, 2000:-2000], atol=3e-3)
+    pair = 0.3 * torch.sin(2 * math.pi * 300 * t) + 0.3 * torch.sin(2 * math.pi * 6000 * t)
+    bound = 12.0 * sum(1 / k for k in range(1, 5))  # |gain| <= this at any frequency (dB)
+    changes = []
+    for seed in range(5):
+        torch.manual_seed(seed)
+        eq, _ = RandomEQ(16000, p=1.0, max_gain_db=12.0)(pair[None, :], lengths)
+        ratio_db = 20 * math.log10(_amplitude_at(eq[0], 6000) / _amplitude_at(eq[0], 300))
+        assert abs(ratio_db) <= 2 * bound + 0.1
+        changes.append(abs(ratio_db))
+    assert max(changes) > 3.0  # the draws move the balance between low and high by decibels
+
+
+def test_reverb_is_causal_and_decays():
+    rate = 8000
+    click = torch.zeros(1, rate)
+    click[0, 1000] = 1.0
+    lengths = torch.tensor([rate])
+    torch.manual_seed(0)
+    reverb = Reverb(rate, p=1.0, min_rt60=0.3, max_rt60=0.3, min_drr_db=0.0, max_drr_db=0.0)
+    out, _ = reverb(click, lengths)
+    assert out[0, :1000].abs().max() < 1e-6  # nothing before the click (FFT rounding aside)
+    tail = out[0, 1001:].square()
+    early, late = tail[:400].sum(), tail[1600:2000].sum()  # 0-50 ms vs 200-250 ms after it
+    # 60 dB in 0.3 s is 40 dB in 0.2 s: the late window holds ~1e-4 of the early one's energy.
+    assert late < 1e-3 * early
+    assert abs(float(tail.sum() / out[0, 1000] ** 2) - 1.0) < 0.05  # drr 0 dB: tail = direct
+    dry = Reverb(rate, p=1.0, min_drr_db=300.0, max_drr_db=300.0)(click, lengths)[0]
+    assert torch.allclose(dry, click, atol=1e-6)  # no reverberant energy: the clip itself
+
+
+def test_channel_augment_config_instantiates_with_the_data_rate():
+    from omegaconf import OmegaConf
+
+    from seqlab.configs import __file__ as configs_init
+
+    path = Path(configs_init).parent / "augment" / "short_clips_channel.yaml"
+    cfg = OmegaConf.merge({"data": {"sample_rate": 8000}}, {"augment": OmegaConf.load(path)})
+    modules = [instantiate(a) for a in cfg.augment.wave]
+    rates = [m.sample_rate for m in modules if isinstance(m, (RandomEQ, Reverb))]
+    assert rates == [8000, 8000]

@@ -127,6 +127,134 @@ class ColoredNoise(nn.Module):
         return (signal + noise * scale[:, None]).to(wave.dtype), lengths
 
 
+class RandomEQ(nn.Module):
+    """Filter each chosen utterance with a smooth random equaliser curve (a microphone's colour).
+
+    The gain in dB over frequency is ``sum_k a_k cos(pi k u)`` for ``k = 1..n_bands`` with ``u`` the
+    frequency on the mel scale from 0 (DC) to 1 (Nyquist) and ``a_k`` uniform in
+    ``[-max_gain_db / k, max_gain_db / k]``: broad tilts and a few bumps, no narrow notches.
+    Applied in the frequency domain with zero padding (no wrap-around); the utterance's RMS is kept.
+
+    Args:
+        sample_rate: the audio's rate in Hz (places the mel scale).
+        p: probability per utterance.
+        max_gain_db: bound on the first (broadest) term's amplitude in dB.
+        n_bands: number of cosine terms (more: finer detail in the curve).
+    """
+
+    def __init__(
+        self, sample_rate: int, p: float = 0.5, max_gain_db: float = 10.0, n_bands: int = 4
+    ) -> None:
+        super().__init__()
+        if n_bands < 1 or sample_rate <= 0:
+            raise ValueError(
+                f"RandomEQ: need n_bands >= 1 and sample_rate > 0, got {n_bands}, {sample_rate}"
+            )
+        self.sample_rate, self.p = int(sample_rate), p
+        self.max_gain_db, self.n_bands = max_gain_db, n_bands
+
+    def forward(
+        self, wave: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``wave (B, T), lengths (B,)`` -> the same shapes; identity in eval mode."""
+        if not self.training or self.p <= 0:
+            return wave, lengths
+        batch, n_samples = wave.shape
+        device = wave.device
+        chosen = _chosen(self.p, batch, device)
+        k = torch.arange(1, self.n_bands + 1, device=device, dtype=torch.float32)
+        amplitude = torch.empty(batch, self.n_bands, device=device).uniform_(-1.0, 1.0)
+        amplitude = amplitude * self.max_gain_db / k  # (B, K) in dB
+        compute = torch.promote_types(wave.dtype, torch.float32)
+        valid = _valid_mask(lengths, n_samples)
+        signal = wave.to(compute).masked_fill(~valid, 0.0)
+        spectrum = torch.fft.rfft(
+            signal, n=2 * n_samples
+        )  # (B, n_samples + 1): linear, not circular
+        mel = hz_to_mel(torch.linspace(0.0, self.sample_rate / 2, spectrum.shape[1], device=device))
+        u = (mel / mel[-1]).to(compute)  # 0..1 on a mel scale of 0..Nyquist
+        gain_db = (
+            amplitude.to(compute)[:, :, None] * torch.cos(torch.pi * k.to(compute)[:, None] * u)
+        ).sum(1)
+        filtered = torch.fft.irfft(spectrum * 10.0 ** (gain_db / 20.0), n=2 * n_samples)[
+            :, :n_samples
+        ]
+        filtered = filtered.masked_fill(~valid, 0.0)
+        rms_in = signal.square().sum(1).sqrt()
+        rms_out = filtered.square().sum(1).sqrt().clamp_min(1e-12)
+        filtered = filtered * (rms_in / rms_out)[:, None]
+        out = torch.where(chosen[:, None], filtered, signal)
+        return out.to(wave.dtype), lengths
+
+
+class Reverb(nn.Module):
+    """Convolve each chosen utterance with a synthetic room impulse response.
+
+    The response is a unit direct path followed by exponentially decaying Gaussian noise
+    (reverberation time ``rt60``: the tail falls by 60 dB in that many seconds), whose energy is
+    ``drr_db`` below the direct path's. The output keeps each utterance's length (the tail past
+    its end is cut: the recordings are clips) and RMS.
+
+    Args:
+        sample_rate: the audio's rate in Hz (to express times in seconds).
+        p: probability per utterance.
+        min_rt60, max_rt60: reverberation time range in seconds.
+        min_drr_db, max_drr_db: direct-to-reverberant energy ratio range in dB.
+    """
+
+    def __init__(
+        self,
+        sample_rate: int,
+        p: float = 0.3,
+        min_rt60: float = 0.1,
+        max_rt60: float = 0.5,
+        min_drr_db: float = 0.0,
+        max_drr_db: float = 15.0,
+    ) -> None:
+        super().__init__()
+        if sample_rate <= 0 or not 0 < min_rt60 <= max_rt60:
+            raise ValueError(
+                f"Reverb: need sample_rate > 0 and 0 < min_rt60 <= max_rt60, got "
+                f"{sample_rate}, {min_rt60}, {max_rt60}"
+            )
+        self.sample_rate, self.p = int(sample_rate), p
+        self.min_rt60, self.max_rt60 = min_rt60, max_rt60
+        self.min_drr_db, self.max_drr_db = min_drr_db, max_drr_db
+
+    def forward(
+        self, wave: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``wave (B, T), lengths (B,)`` -> the same shapes; identity in eval mode."""
+        if not self.training or self.p <= 0:
+            return wave, lengths
+        batch, n_samples = wave.shape
+        device = wave.device
+        chosen = _chosen(self.p, batch, device)
+        rt60 = torch.empty(batch, device=device).uniform_(self.min_rt60, self.max_rt60)
+        drr_db = torch.empty(batch, device=device).uniform_(self.min_drr_db, self.max_drr_db)
+        compute = torch.promote_types(wave.dtype, torch.float32)
+        taps = min(
+            n_samples, int(self.max_rt60 * self.sample_rate)
+        )  # longer tails fall off the clip
+        tail = torch.randn(batch, taps, device=device, dtype=compute)
+        t = torch.arange(1, taps + 1, device=device, dtype=compute)[None, :] / self.sample_rate
+        tail = tail * torch.exp(-6.9078 * t / rt60.to(compute)[:, None])  # 60 dB = e^-6.9078
+        tail_energy = tail.square().sum(1).clamp_min(1e-20)
+        tail = tail * (10.0 ** (-drr_db.to(compute) / 10.0) / tail_energy).sqrt()[:, None]
+        response = torch.cat([torch.ones(batch, 1, device=device, dtype=compute), tail], 1)
+        valid = _valid_mask(lengths, n_samples)
+        signal = wave.to(compute).masked_fill(~valid, 0.0)
+        n_fft = n_samples + response.shape[1]
+        wet = torch.fft.irfft(
+            torch.fft.rfft(signal, n=n_fft) * torch.fft.rfft(response, n=n_fft), n=n_fft
+        )[:, :n_samples]
+        wet = wet.masked_fill(~valid, 0.0)
+        rms_in = signal.square().sum(1).sqrt()
+        wet = wet * (rms_in / wet.square().sum(1).sqrt().clamp_min(1e-12))[:, None]
+        out = torch.where(chosen[:, None], wet, signal)
+        return out.to(wave.dtype), lengths
+
+
 class SpeedPerturb(nn.Module):
     """Play each chosen utterance faster or slower (pitch changes too, as in Kaldi's recipe).
 
@@ -372,6 +500,8 @@ __all__ = [
     "ColoredNoise",
     "Gain",
     "PolarityInversion",
+    "RandomEQ",
+    "Reverb",
     "SpecAugment",
     "SpeedPerturb",
     "VTLP",
