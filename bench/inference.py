@@ -9,7 +9,11 @@ alternates per repeat), and prints the ratio of the best runs (the least disturb
   clip) and batch 16 (``--batch-seconds`` clips) of seqlab's ``Vocoder`` with the torch generator,
   the same ``Vocoder`` with the ONNX Runtime graph ``seqlab export --onnx`` writes, and the
   official inference path (bench/hifigan_reference.py, as bench/vocoder.py runs it), on identical
-  random weights; the max abs difference of each to the official output.
+  random weights; the max abs difference of each to the official output. Also each path's
+  convolution arithmetic rate (GFLOP/s: the convolutions' multiply-adds / wall time) beside this
+  machine's fp32 matrix-multiply rate (a 2048 x 2048 matmul, the practical ceiling of any fp32
+  convolution): a speed-up over the official path that would need more than that ceiling cannot
+  come from a faster runtime at the same arithmetic.
 - asr: the shipped ``asr_bilstm`` and ``asr_conformer`` recognizers (random weights: speed does
   not depend on training) transcribing the same clips with torch and with ONNX Runtime: real-time
   factor, max abs difference of the log-probs, memory (each runtime in a fresh subprocess: its
@@ -59,6 +63,46 @@ def _best_of_interleaved(runs: dict, repeats: int) -> dict[str, float]:
 
 
 # ---- vocoder -------------------------------------------------------------------------------------
+def conv_flops(module: torch.nn.Module, *inputs: torch.Tensor) -> int:
+    """Floating-point operations (2 per multiply-add) of ``module``'s Conv1d/ConvTranspose1d
+    layers in one forward pass on ``inputs``: the bulk of a HiFi-GAN generator's arithmetic."""
+    total = 0
+
+    def count(layer, args, out):
+        nonlocal total
+        if isinstance(layer, torch.nn.ConvTranspose1d):  # every input sample meets the kernel
+            total += 2 * args[0].numel() * layer.out_channels * layer.kernel_size[0] // layer.groups
+        else:
+            total += 2 * out.numel() * layer.in_channels * layer.kernel_size[0] // layer.groups
+
+    hooks = [
+        m.register_forward_hook(count)
+        for m in module.modules()
+        if isinstance(m, (torch.nn.Conv1d, torch.nn.ConvTranspose1d))
+    ]
+    try:
+        with torch.no_grad():
+            module(*inputs)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return total
+
+
+def matmul_gflops(repeats: int = 5, size: int = 2048) -> float:
+    """This machine's fp32 matrix-multiply rate at torch's thread count (best of ``repeats``)."""
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # warm-up
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * size**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
 def vocoder_section(preset: str, batch: int, seconds: float, repeats: int, work: Path) -> dict:
     """RTFs of seqlab torch, seqlab ONNX Runtime and the official path on the same weights."""
     generator, official, ours = paired_generators(preset)  # the same weights as bench/vocoder.py
@@ -91,7 +135,12 @@ def vocoder_section(preset: str, batch: int, seconds: float, repeats: int, work:
     }
     best = _best_of_interleaved(runs, repeats)
     audio = batch * frames * HOP / SAMPLE_RATE
-    return {"rtf": {n: audio / t for n, t in best.items()}, "max_abs_diff": diffs}
+    flops = conv_flops(official, mels)
+    return {
+        "rtf": {n: audio / t for n, t in best.items()},
+        "max_abs_diff": diffs,
+        "conv_gflops": {n: flops / t / 1e9 for n, t in best.items()},
+    }
 
 
 # ---- recognition ---------------------------------------------------------------------------------
@@ -292,9 +341,12 @@ def main(argv: list[str] | None = None) -> None:
         )
     if "vocoder" in only:
         print("\nvocoder synthesis, real-time factor (audio s / wall s), best of interleaved runs")
+        peak = matmul_gflops()
+        print(f"fp32 matmul 2048^2 at {args.threads} threads: {peak:.0f} GFLOP/s (the ceiling)")
         print(
             f"{'':4} {'batch':>5} {'torch':>8} {'onnx':>8} {'official':>9} {'onnx/off':>9} "
-            f"{'torch/off':>9} {'|diff| torch':>12} {'|diff| onnx':>11}"
+            f"{'torch/off':>9} {'|diff| torch':>12} {'|diff| onnx':>11}  conv GFLOP/s torch/onnx/"
+            "official (1.5x official needs)"
         )
         for preset in args.presets.split(","):
             for batch in (int(b) for b in args.batches.split(",")):
@@ -305,7 +357,9 @@ def main(argv: list[str] | None = None) -> None:
                     f"{preset:4} {batch:5d} {rtf['seqlab torch']:7.2f}x {rtf['seqlab onnx']:7.2f}x "
                     f"{rtf['official']:8.2f}x {rtf['seqlab onnx'] / rtf['official']:8.2f}x "
                     f"{rtf['seqlab torch'] / rtf['official']:8.2f}x {diff['seqlab torch']:12.1e} "
-                    f"{diff['seqlab onnx']:11.1e}",
+                    f"{diff['seqlab onnx']:11.1e}  "
+                    + "/".join(f"{g:.0f}" for g in r["conv_gflops"].values())
+                    + f" ({1.5 * r['conv_gflops']['official']:.0f} of {peak:.0f})",
                     flush=True,
                 )
     if "asr" in only:

@@ -177,3 +177,17 @@ def test_presets_are_the_official_configurations():
     assert HIFIGAN_CONFIGS["v2"]["upsample_initial_channel"] == 128
     assert HIFIGAN_CONFIGS["v3"]["resblock"] == "2"
     assert HIFIGAN_CONFIGS["v3"]["upsample_rates"] == [8, 8, 4]
+
+
+def test_bench_conv_flops_counts_each_multiply_add_twice():
+    """bench/inference.py's arithmetic count, which its GFLOP/s ceiling argument rests on."""
+    from inference import conv_flops
+
+    net = nn.Sequential(
+        nn.Conv1d(4, 6, 3, padding=1),  # 10 outputs x 6 channels x (4 x 3) multiply-adds
+        nn.ConvTranspose1d(6, 2, 4, stride=2, padding=1),  # 10 inputs x 6 x (2 x 4)
+        nn.Conv1d(2, 2, 3, padding=2, dilation=2, groups=2),  # 20 x 2 x (1 x 3)
+    )
+    x = torch.randn(1, 4, 10)
+    assert conv_flops(net, x) == 2 * (10 * 6 * 12 + 10 * 6 * 8 + 20 * 2 * 3)
+    assert conv_flops(net, torch.randn(3, 4, 10)) == 3 * conv_flops(net, x)  # batch scales it

@@ -47,6 +47,8 @@ SEQLAB_TARGETS = frozenset(
         "seqlab.audio.augment.SpeedPerturb",
         "seqlab.audio.augment.SpecAugment",
         "seqlab.audio.augment.VTLP",
+        "seqlab.audio.augment.RandomEQ",
+        "seqlab.audio.augment.Reverb",
         # schedulers (writers are chosen by flags in cfg.writer, never by a _target_)
         "seqlab.engine.schedulers.WarmupLinearDecay",
         "seqlab.engine.schedulers.Noam",
