@@ -22,7 +22,7 @@ from seqlab.data.asr_dataset import ASRDataset
 from seqlab.data.bucketing import DynamicBucketBatchSampler
 from seqlab.data.cache import cache_dir
 from seqlab.data.collate import collate_asr
-from seqlab.data.index import build_index
+from seqlab.data.index import BadItem, Utterance, build_index, check_transcript, write_bad_items
 from seqlab.data.librispeech import scan_librispeech
 from seqlab.data.manifest import scan_manifest
 from seqlab.engine.task import DataSpec, DecodingOption, EvaluableTask
@@ -114,7 +114,8 @@ class ASRTask(EvaluableTask):
         spec = self._data_spec("train", rank, world_size, run_dir, shuffle=True)
         features = self._recognizer().features
         if features.normalize == "global" and not bool(features.global_stats_set):
-            self._set_global_stats(spec.dataset)
+            streamed = spec.num_workers is not None  # shards: a sample from the first shards
+            self._set_global_stats(spec.dataset.sample_items(500) if streamed else spec.dataset)
         return spec
 
     def val_data(self, rank: int, world_size: int, run_dir: Path) -> DataSpec:
@@ -185,9 +186,10 @@ class ASRTask(EvaluableTask):
 
         rows = self.eval_rows(outputs)[:n]
         table = [{k: r[k] for k in ("id", "reference", "hypothesis")} for r in rows]
-        audio = {
+        audio = {  # an item streamed from a shard has no file to play back
             f"val/{r['id']}": (load_audio(r["path"], self.sample_rate), self.sample_rate)
             for r in rows[:n_audio]
+            if Path(r["path"]).is_file()
         }
         return {"text": {"predictions": table}, "audio": audio}
 
@@ -330,6 +332,12 @@ class ASRTask(EvaluableTask):
     def _scan(self, split: str):
         data = self.cfg.data
         subsets = list(data[split])
+        if data.format == "shards":  # transcripts and durations from the shard index
+            shards, entries, left_out = self._shard_index(split)
+            found = [
+                (i, f"{shards[s].url}#{key}", text, sec) for s, key, i, text, sec, _ in entries
+            ]
+            return found + [(b["id"], b["where"], b["text"], None) for b in left_out]
         from seqlab.data.corpus_get import ensure_corpus
 
         ensure_corpus(data, subsets)  # a catalogue corpus: fetch it (data.download) or say how
@@ -361,9 +369,69 @@ class ASRTask(EvaluableTask):
                 )
             ]
         raise ValueError(
-            "data.format must be 'librispeech', 'manifest', 'openslr', 'commonvoice' or 'hf_disk', "
-            f"got '{data.format}'"
+            "data.format must be 'librispeech', 'manifest', 'openslr', 'commonvoice', 'hf_disk' "
+            f"or 'shards', got '{data.format}'"
         )
+
+    def _shard_index(self, split: str):
+        """The shards of ``split`` (``data.root/<subset>/index.json`` per subset, or an index's
+        own path or URL) and their items ``(shard, key, id, raw text, seconds, rate)``."""
+        from seqlab.data.shard_io import INDEX_NAME, join_location, read_index
+        from seqlab.data.shard_stream import Shard
+
+        cached = getattr(self, "_shard_indexes", {}).get(split)
+        if cached is not None:
+            return cached
+        shards, entries, left_out = [], [], []
+        for name in self.cfg.data[split]:
+            name = str(name)
+            where = name if name.endswith(".json") else join_location(name, INDEX_NAME)
+            location = join_location(str(self.cfg.data.root), where)
+            index = read_index(location)
+            # items the shard writer left out (missing or bad audio), to be reported and scored
+            left_out += [
+                {**b, "where": f"{location} (left out when sharding)"}
+                for b in index.get("left_out", [])
+            ]
+            for shard in index["shards"]:
+                number = len(shards)
+                shards.append(Shard(shard["url"], shard.get("sha256"), tuple(shard["keys"])))
+                entries += [
+                    (number, *fields)
+                    for fields in zip(shard["keys"], shard["ids"], shard["texts"],
+                                      shard["durations"], shard["sample_rates"], strict=True)
+                ]  # fmt: skip
+        self._shard_indexes = {
+            **getattr(self, "_shard_indexes", {}),
+            split: (shards, entries, left_out),
+        }
+        return shards, entries, left_out
+
+    def _shard_utterances(self, split: str, run_dir: Path | None):
+        """:meth:`utterances` of shards: the index's checks on transcripts and ids, applied to
+        the shard index's facts (the audio was checked when the shards were written)."""
+        shards, entries, left_out = self._shard_index(split)
+        normalize = getattr(self.vocab, "normalize", normalize_text)
+        utterances, seen = [], set()
+        bad = [BadItem(b["id"], b["where"], b["reason"], b["detail"]) for b in left_out]
+        for s, key, item_id, raw_text, duration, rate in entries:
+            location = f"{shards[s].url}#{key}"
+            if item_id in seen:
+                detail = f"id {item_id!r} was already used by an earlier item"
+                bad.append(BadItem(item_id, location, "duplicate_id", detail))
+                continue
+            seen.add(item_id)
+            text, problem = check_transcript(
+                raw_text, duration, self._split_vocab(split), normalize, self._min_frames,
+                self.cfg.data.get("max_duration"),
+            )  # fmt: skip
+            if problem is not None:
+                bad.append(BadItem(item_id, location, *problem))
+                continue
+            utterances.append(Utterance(item_id, location, text, duration, int(rate)))
+        if bad and run_dir is not None:
+            write_bad_items(bad, Path(run_dir) / "bad_items.jsonl", split)
+        return utterances, bad
 
     def _split_vocab(self, split: str):
         """The vocabulary that indexes and encodes ``split`` (the same one for every split here)."""
@@ -412,32 +480,35 @@ class ASRTask(EvaluableTask):
         the items left out are kept for :meth:`left_out`."""
         raw_items = self._scan(split)
         normalize = getattr(self.vocab, "normalize", normalize_text)  # the vocabulary's rules
-        index = build_index(
-            raw_items,
-            cache_path=cache_dir() / "index" / f"{self._fingerprint(split)}.jsonl",
-            vocab=self._split_vocab(split),
-            min_frames_fn=self._min_frames,
-            normalize=normalize,
-            bad_items_path=(Path(run_dir) / "bad_items.jsonl") if run_dir is not None else None,
-            split=split,
-            max_duration=self.cfg.data.get("max_duration"),
-            verify_audio=bool(self.cfg.data.get("verify_audio", False)),
-        )
-        texts = {str(item.id): item.raw_text for item in raw_items}
+        if self.cfg.data.format == "shards":
+            utterances, bad = self._shard_utterances(split, run_dir)
+        else:
+            index = build_index(
+                raw_items,
+                cache_path=cache_dir() / "index" / f"{self._fingerprint(split)}.jsonl",
+                vocab=self._split_vocab(split),
+                min_frames_fn=self._min_frames,
+                normalize=normalize,
+                bad_items_path=(Path(run_dir) / "bad_items.jsonl") if run_dir is not None else None,
+                split=split,
+                max_duration=self.cfg.data.get("max_duration"),
+                verify_audio=bool(self.cfg.data.get("verify_audio", False)),
+            )
+            utterances, bad = index.utterances, index.bad
+        texts = {str(item[0]): item[2] for item in raw_items}
         self._left_out[split] = [
             {
-                "id": bad.id,
-                "path": bad.audio_path,
-                "reason": bad.reason,
-                "detail": bad.detail,
+                "id": b.id,
+                "path": b.audio_path,
+                "reason": b.reason,
+                "detail": b.detail,
                 # what a recognizer should have said; none for a duplicate (scored once already)
                 "reference": None
-                if bad.reason == "duplicate_id"
-                else normalize(texts.get(bad.id) or "") or None,
+                if b.reason == "duplicate_id"
+                else normalize(texts.get(b.id) or "") or None,
             }
-            for bad in getattr(index, "bad", [])
+            for b in bad
         ]
-        utterances = index.utterances if hasattr(index, "utterances") else index
         self._note_resampling(split, utterances)
         return utterances
 
@@ -487,6 +558,8 @@ class ASRTask(EvaluableTask):
                 raise ValueError(f"data.train_fraction must be in (0, 1], got {fraction}")
             keep = max(1, round(len(utts) * float(fraction)))  # an even spread, deterministic
             utts = [utts[i * len(utts) // keep] for i in range(keep)]
+        if self.cfg.data.format == "shards":
+            return self._shard_spec(split, utts, rank, world_size, shuffle)
         dataset = ASRDataset(utts, self._split_vocab(split), self.sample_rate)
         sampler = DynamicBucketBatchSampler(
             dataset.durations,
@@ -499,3 +572,33 @@ class ASRTask(EvaluableTask):
             max_batch_size=self.cfg.data.get("max_batch_size"),
         )
         return DataSpec(dataset=dataset, batch_sampler=sampler, collate_fn=collate_asr)
+
+    def _shard_spec(self, split, utts, rank, world_size, shuffle: bool) -> DataSpec:
+        """``utts`` streamed from their shards (:mod:`seqlab.data.shard_stream`) by this rank's
+        ``trainer.num_workers`` loader workers, through a ``data.shuffle_buffer``-item buffer."""
+        from seqlab.data.shard_stream import ShardItem, ShardStream
+
+        shards, entries, _ = self._shard_index(split)
+        where = {f"{shards[s].url}#{key}": (s, key) for s, key, *_ in entries}
+        vocab = self._split_vocab(split)
+        items = [
+            ShardItem(*where[u.audio_path], u.id, u.text, u.duration, tuple(vocab.encode(u.text)))
+            for u in utts
+        ]
+        data = self.cfg.data
+        workers = int(self.cfg.trainer.get("num_workers", 0) or 0)
+        stream = ShardStream(
+            shards,
+            items,
+            self.sample_rate,
+            max_batch_seconds=float(data.max_batch_seconds),
+            num_buckets=int(data.num_buckets),
+            buffer_size=int(data.get("shuffle_buffer") or 2000),
+            shuffle=shuffle,
+            seed=int(self.cfg.seed),
+            num_replicas=world_size,
+            rank=rank,
+            num_workers=workers,
+            max_batch_size=data.get("max_batch_size"),
+        )
+        return DataSpec(stream, stream, collate_asr, num_workers=workers)
