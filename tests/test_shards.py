@@ -237,3 +237,32 @@ def test_cli_rejects_a_directory_without_subsets(tmp_path, capsys):
     assert main(["data", "shard", str(tmp_path), str(tmp_path / "out")]) == 1
     assert "no LibriSpeech-layout subsets" in capsys.readouterr().err
     shutil.rmtree(tmp_path / "out", ignore_errors=True)
+
+
+def test_shard_items_get_the_index_checks_without_reading_audio(tmp_path):
+    from seqlab.data.shard_split import ShardSplit, shard_utterances
+    from seqlab.text.vocab import build_vocab
+
+    split = ShardSplit(
+        shards=[Shard("http://unused/0.tar", None, ("a", "b", "c", "d", "e"))],
+        entries=[
+            (0, "a", "u1", "HELLO WORLD", 1.5, 16000),
+            (0, "b", "u1", "HELLO AGAIN", 1.5, 16000),  # the same id twice
+            (0, "c", "u3", "  ", 1.0, 16000),  # nothing left after normalisation
+            (0, "d", "u4", "FAR TOO LONG", 30.0, 16000),
+            (0, "e", "u5", "OK", 1.0, 22050),
+        ],
+        left_out=[{"id": "u6", "reason": "missing_file", "detail": "-", "text": "X", "where": "i"}],
+    )
+    bad_path = tmp_path / "bad_items.jsonl"
+    good, bad = shard_utterances(split, build_vocab("char"), max_duration=20.0,
+                                 bad_items_path=bad_path, split_name="train")  # fmt: skip
+    assert [(u.id, u.text, u.audio_path, u.sample_rate) for u in good] == [
+        ("u1", "hello world", "http://unused/0.tar#a", 16000),
+        ("u5", "ok", "http://unused/0.tar#e", 22050),
+    ]
+    assert [(b.id, b.reason) for b in bad] == [
+        ("u6", "missing_file"), ("u1", "duplicate_id"), ("u3", "empty_transcript"),
+        ("u4", "too_long"),
+    ]  # fmt: skip
+    assert len(bad_path.read_text().splitlines()) == 4

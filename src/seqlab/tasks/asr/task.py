@@ -22,7 +22,7 @@ from seqlab.data.asr_dataset import ASRDataset
 from seqlab.data.bucketing import DynamicBucketBatchSampler
 from seqlab.data.cache import cache_dir
 from seqlab.data.collate import collate_asr
-from seqlab.data.index import BadItem, Utterance, build_index, check_transcript, write_bad_items
+from seqlab.data.index import build_index
 from seqlab.data.librispeech import scan_librispeech
 from seqlab.data.manifest import scan_manifest
 from seqlab.engine.task import DataSpec, DecodingOption, EvaluableTask
@@ -73,6 +73,7 @@ class ASRTask(EvaluableTask):
         super().__init__(cfg, checkpoint_dir)
         self.sample_rate = int(cfg.data.sample_rate)
         self._left_out: dict[str, list[dict]] = {}  # split -> items left out (see left_out)
+        self._shard_splits: dict = {}  # split -> its ShardSplit (data.format=shards)
         if checkpoint_dir is None and cfg.trainer.get("resume_from"):
             from seqlab.engine.checkpoint import resolve_checkpoint
 
@@ -333,11 +334,7 @@ class ASRTask(EvaluableTask):
         data = self.cfg.data
         subsets = list(data[split])
         if data.format == "shards":  # transcripts and durations from the shard index
-            shards, entries, left_out = self._shard_index(split)
-            found = [
-                (i, f"{shards[s].url}#{key}", text, sec) for s, key, i, text, sec, _ in entries
-            ]
-            return found + [(b["id"], b["where"], b["text"], None) for b in left_out]
+            return self._shard_split(split).raw_items()
         from seqlab.data.corpus_get import ensure_corpus
 
         ensure_corpus(data, subsets)  # a catalogue corpus: fetch it (data.download) or say how
@@ -373,65 +370,13 @@ class ASRTask(EvaluableTask):
             f"or 'shards', got '{data.format}'"
         )
 
-    def _shard_index(self, split: str):
-        """The shards of ``split`` (``data.root/<subset>/index.json`` per subset, or an index's
-        own path or URL) and their items ``(shard, key, id, raw text, seconds, rate)``."""
-        from seqlab.data.shard_io import INDEX_NAME, join_location, read_index
-        from seqlab.data.shard_stream import Shard
+    def _shard_split(self, split: str):
+        """The shards of ``split`` and their index (:mod:`seqlab.data.shard_split`), read once."""
+        from seqlab.data.shard_split import read_shard_split
 
-        cached = getattr(self, "_shard_indexes", {}).get(split)
-        if cached is not None:
-            return cached
-        shards, entries, left_out = [], [], []
-        for name in self.cfg.data[split]:
-            name = str(name)
-            where = name if name.endswith(".json") else join_location(name, INDEX_NAME)
-            location = join_location(str(self.cfg.data.root), where)
-            index = read_index(location)
-            # items the shard writer left out (missing or bad audio), to be reported and scored
-            left_out += [
-                {**b, "where": f"{location} (left out when sharding)"}
-                for b in index.get("left_out", [])
-            ]
-            for shard in index["shards"]:
-                number = len(shards)
-                shards.append(Shard(shard["url"], shard.get("sha256"), tuple(shard["keys"])))
-                entries += [
-                    (number, *fields)
-                    for fields in zip(shard["keys"], shard["ids"], shard["texts"],
-                                      shard["durations"], shard["sample_rates"], strict=True)
-                ]  # fmt: skip
-        self._shard_indexes = {
-            **getattr(self, "_shard_indexes", {}),
-            split: (shards, entries, left_out),
-        }
-        return shards, entries, left_out
-
-    def _shard_utterances(self, split: str, run_dir: Path | None):
-        """:meth:`utterances` of shards: the index's checks on transcripts and ids, applied to
-        the shard index's facts (the audio was checked when the shards were written)."""
-        shards, entries, left_out = self._shard_index(split)
-        normalize = getattr(self.vocab, "normalize", normalize_text)
-        utterances, seen = [], set()
-        bad = [BadItem(b["id"], b["where"], b["reason"], b["detail"]) for b in left_out]
-        for s, key, item_id, raw_text, duration, rate in entries:
-            location = f"{shards[s].url}#{key}"
-            if item_id in seen:
-                detail = f"id {item_id!r} was already used by an earlier item"
-                bad.append(BadItem(item_id, location, "duplicate_id", detail))
-                continue
-            seen.add(item_id)
-            text, problem = check_transcript(
-                raw_text, duration, self._split_vocab(split), normalize, self._min_frames,
-                self.cfg.data.get("max_duration"),
-            )  # fmt: skip
-            if problem is not None:
-                bad.append(BadItem(item_id, location, *problem))
-                continue
-            utterances.append(Utterance(item_id, location, text, duration, int(rate)))
-        if bad and run_dir is not None:
-            write_bad_items(bad, Path(run_dir) / "bad_items.jsonl", split)
-        return utterances, bad
+        if split not in self._shard_splits:
+            self._shard_splits[split] = read_shard_split(self.cfg.data.root, self.cfg.data[split])
+        return self._shard_splits[split]
 
     def _split_vocab(self, split: str):
         """The vocabulary that indexes and encodes ``split`` (the same one for every split here)."""
@@ -480,8 +425,14 @@ class ASRTask(EvaluableTask):
         the items left out are kept for :meth:`left_out`."""
         raw_items = self._scan(split)
         normalize = getattr(self.vocab, "normalize", normalize_text)  # the vocabulary's rules
+        bad_items_path = (Path(run_dir) / "bad_items.jsonl") if run_dir is not None else None
         if self.cfg.data.format == "shards":
-            utterances, bad = self._shard_utterances(split, run_dir)
+            from seqlab.data.shard_split import shard_utterances
+
+            utterances, bad = shard_utterances(
+                self._shard_split(split), self._split_vocab(split), normalize, self._min_frames,
+                self.cfg.data.get("max_duration"), bad_items_path, split,
+            )  # fmt: skip
         else:
             index = build_index(
                 raw_items,
@@ -489,7 +440,7 @@ class ASRTask(EvaluableTask):
                 vocab=self._split_vocab(split),
                 min_frames_fn=self._min_frames,
                 normalize=normalize,
-                bad_items_path=(Path(run_dir) / "bad_items.jsonl") if run_dir is not None else None,
+                bad_items_path=bad_items_path,
                 split=split,
                 max_duration=self.cfg.data.get("max_duration"),
                 verify_audio=bool(self.cfg.data.get("verify_audio", False)),
@@ -576,19 +527,15 @@ class ASRTask(EvaluableTask):
     def _shard_spec(self, split, utts, rank, world_size, shuffle: bool) -> DataSpec:
         """``utts`` streamed from their shards (:mod:`seqlab.data.shard_stream`) by this rank's
         ``trainer.num_workers`` loader workers, through a ``data.shuffle_buffer``-item buffer."""
-        from seqlab.data.shard_stream import ShardItem, ShardStream
+        from seqlab.data.shard_split import shard_items
+        from seqlab.data.shard_stream import ShardStream
 
-        shards, entries, _ = self._shard_index(split)
-        where = {f"{shards[s].url}#{key}": (s, key) for s, key, *_ in entries}
-        vocab = self._split_vocab(split)
-        items = [
-            ShardItem(*where[u.audio_path], u.id, u.text, u.duration, tuple(vocab.encode(u.text)))
-            for u in utts
-        ]
+        shard_split = self._shard_split(split)
+        items = shard_items(shard_split, utts, self._split_vocab(split))
         data = self.cfg.data
         workers = int(self.cfg.trainer.get("num_workers", 0) or 0)
         stream = ShardStream(
-            shards,
+            shard_split.shards,
             items,
             self.sample_rate,
             max_batch_seconds=float(data.max_batch_seconds),
