@@ -3,16 +3,18 @@ number of epochs on the built-in corpus, one run reading the LibriSpeech-layout 
 reading `seqlab data shard` tar shards served by a loopback HTTP server; both scored by
 ``seqlab eval`` on the tree's test split (the same references), plus their training throughput.
 
-    python bench/shards.py [--data data/synth_speech] [--epochs 4] [--train-fraction 0.5]
-                           [--threads 1] [--shard-size 200] [--noise-run] [--work /tmp/shards_bench]
+    python bench/shards.py [--data data/synth_speech] [--hours 2.5] [--epochs 4] [--threads 1]
+                           [--shard-size 200] [--noise-run] [--work /tmp/shards_bench]
                            [--json out.json] [overrides...]
 
-``--data`` is the built-in corpus (built there with ``seqlab data synth-speech`` when missing,
-2.5 h as ``make demo`` builds it). ``--noise-run`` adds a second tree run with another seed: the
-seed-to-seed spread that "equal within noise" is measured against (the shard run's batches differ
-from the tree run's, as two seeds' do). Training throughput is audio seconds per second of
-training time from the runs' logged rates (validation and checkpoints left out), and the wall time
-of each training command.
+``--data`` is the built-in corpus (built there with ``seqlab data synth-speech --hours H`` when
+missing; ``make demo`` builds 2.5 h). Both runs train on all of its training utterances (a
+``data.train_fraction`` would pick other items from the shards' shuffled order). Noise: a paired
+bootstrap over the test utterances gives a 95 % interval of the WER difference (test-set noise);
+``--noise-run`` adds a second tree run with seed + 1, the seed-to-seed spread of training (the
+shard run's batches differ from the tree run's as two seeds' do). Training throughput is the
+median logged audio seconds per second of training time (validation and checkpoints left out),
+and the wall time of each training command.
 """
 
 from __future__ import annotations
@@ -73,7 +75,6 @@ def train_and_eval(name: str, data: list[str], tree: Path, args: argparse.Namesp
         f"seed={seed}",
         f"trainer.n_epochs={args.epochs}",
         f"trainer.threads={args.threads}",
-        f"data.train_fraction={args.train_fraction}",
         f"trainer.runs_root={Path(args.work) / 'runs'}",
         f"trainer.run_name={name}",
         "trainer.progress=plain",
@@ -95,14 +96,30 @@ def train_and_eval(name: str, data: list[str], tree: Path, args: argparse.Namesp
         "n_items": result["n_items"],
         "train_wall_s": round(seconds, 1),
         "audio_s_per_s": round(sorted(rates)[len(rates) // 2], 1) if rates else None,
+        "rows": result["utterances"],
     }
+
+
+def paired_bootstrap(a: list[dict], b: list[dict], n: int = 2000, seed: int = 0) -> list[float]:
+    """95 % interval of WER(b) - WER(a) over the same test utterances resampled with replacement
+    (word errors and reference words pooled per resample, as corpus WER is)."""
+    import numpy as np
+
+    by_id = {r["id"]: r for r in b}
+    words = np.array([max(len((r["reference"] or "").split()), 1) for r in a], dtype=np.float64)
+    errs_a = np.array([r["wer"] * w for r, w in zip(a, words, strict=True)])
+    errs_b = np.array([by_id[r["id"]]["wer"] * w for r, w in zip(a, words, strict=True)])
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, len(a), size=(n, len(a)))  # (n, N)
+    diff = (errs_b[picks].sum(1) - errs_a[picks].sum(1)) / words[picks].sum(1)
+    return [float(np.quantile(diff, 0.025)), float(np.quantile(diff, 0.975))]
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--data", default="data/synth_speech", help="the built-in corpus (tree)")
     p.add_argument("--epochs", type=int, default=4)
-    p.add_argument("--train-fraction", type=float, default=0.5, help="of the training utterances")
+    p.add_argument("--hours", type=float, default=2.5, help="corpus size when --data is built")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--shard-size", type=int, default=200)
@@ -114,7 +131,7 @@ def main() -> None:
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     tree = Path(args.data).resolve()
     if not (tree / "corpus.json").is_file():
-        _seqlab("data", "synth-speech", str(tree))
+        _seqlab("data", "synth-speech", str(tree), "--hours", str(args.hours))
     shards = Path(args.work) / "shards"
     start = time.perf_counter()
     _seqlab("data", "shard", str(tree), str(shards), "--shard-size", str(args.shard_size))
@@ -134,7 +151,8 @@ def main() -> None:
         "machine": f"{_cpu_name()}, {os.cpu_count()} cores",
         "threads": args.threads,
         "epochs": args.epochs,
-        "train_fraction": args.train_fraction,
+        "train_hours": json.loads((tree / "corpus.json").read_text())["splits"]["train"]["hours"],
+        "wer_difference_95ci": paired_bootstrap(base["rows"], streamed["rows"]),
         "sharding_seconds": round(shard_seconds, 1),
         "runs": rows,
         "throughput_ratio_shards_over_tree": round(
@@ -144,15 +162,20 @@ def main() -> None:
         else None,
         "wall_ratio_shards_over_tree": round(streamed["train_wall_s"] / base["train_wall_s"], 3),
     }
-    print(f"\n{summary['machine']}, {args.threads} thread(s), {args.epochs} epochs, "
-          f"train fraction {args.train_fraction}; sharding took {summary['sharding_seconds']} s")  # fmt: skip
+    print(f"\n{summary['machine']}, {args.threads} thread(s), {args.epochs} epochs of "
+          f"{summary['train_hours']} h; sharding took {summary['sharding_seconds']} s")  # fmt: skip
     print(f"{'run':<11} {'WER':>7} {'CER':>7} {'audio s/s':>10} {'train wall s':>13}")
     for r in rows:
         print(f"{r['run']:<11} {r['wer']:>7.2%} {r['cer']:>7.2%} {r['audio_s_per_s']!s:>10} "
               f"{r['train_wall_s']:>13}")  # fmt: skip
+    low, high = summary["wer_difference_95ci"]
+    print(f"WER shards - tree: {streamed['wer'] - base['wer']:+.2%}, paired bootstrap 95 % "
+          f"interval over test utterances [{low:+.2%}, {high:+.2%}]")  # fmt: skip
     print(f"throughput shards/tree: {summary['throughput_ratio_shards_over_tree']} "
           f"(wall-time ratio {summary['wall_ratio_shards_over_tree']})")  # fmt: skip
     if args.json:
+        for r in rows:
+            r.pop("rows")
         Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
 
 
