@@ -26,6 +26,7 @@ import hashlib
 import io
 import json
 import tarfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -47,8 +48,15 @@ def is_url(location: str) -> bool:
     return "://" in str(location) and not str(location).startswith("file://")
 
 
+def _local(location: str) -> str:
+    """``file:///a/b`` -> ``/a/b``; anything else as it is."""
+    location = str(location)
+    return urllib.parse.urlparse(location).path if location.startswith("file://") else location
+
+
 def join_location(base: str, name: str) -> str:
     """``name`` relative to the directory ``base`` (a path or URL); an absolute ``name`` as it is."""
+    base, name = _local(base), _local(name)
     if is_url(name) or Path(name).is_absolute():
         return name
     if is_url(base):
@@ -58,23 +66,39 @@ def join_location(base: str, name: str) -> str:
 
 def parent_location(location: str) -> str:
     """The directory (path or URL) that holds ``location``."""
+    location = _local(location)
     if is_url(location):
         return location.rsplit("/", 1)[0]
     return str(Path(location).parent)
 
 
-def open_location(location: str, timeout: float = 60.0) -> IO[bytes]:
-    """A binary stream of a local file, an ``http(s)://`` URL, or an fsspec URL.
+def _open_http(url: str, timeout: float, attempts: int) -> IO[bytes]:
+    """``urlopen`` with a few retries for what may pass (5xx, 429, refused or dropped
+    connections); a 4xx such as 404 fails at once."""
+    for attempt in range(attempts):
+        try:
+            return urllib.request.urlopen(url, timeout=timeout)
+        except urllib.error.HTTPError as err:
+            if attempt + 1 == attempts or not (err.code >= 500 or err.code == 429):
+                raise
+        except (urllib.error.URLError, OSError):
+            if attempt + 1 == attempts:
+                raise
+        time.sleep(0.5 * 2**attempt)
+    raise AssertionError("unreachable")
+
+
+def open_location(location: str, timeout: float = 60.0, attempts: int = 3) -> IO[bytes]:
+    """A binary stream of a local file, an ``http(s)://`` URL (``attempts`` tries for errors
+    that may pass), or an fsspec URL.
 
     Raises:
         ShardError: naming the location and why it could not be opened.
     """
-    location = str(location)
-    if location.startswith("file://"):
-        location = urllib.parse.urlparse(location).path
+    location = _local(location)
     try:
         if location.startswith(("http://", "https://")):
-            return urllib.request.urlopen(location, timeout=timeout)
+            return _open_http(location, timeout, attempts)
         if is_url(location):
             try:
                 import fsspec

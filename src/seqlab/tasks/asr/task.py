@@ -384,7 +384,8 @@ class ASRTask(EvaluableTask):
 
     def _fingerprint(self, split: str, *extra) -> str:
         data = self.cfg.data
-        key = repr((str(Path(data.root).resolve()), data.format, list(data[split]), extra))
+        root = str(data.root) if "://" in str(data.root) else str(Path(data.root).resolve())
+        key = repr((root, data.format, list(data[split]), extra))
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
     def _recognizer(self) -> CTCRecognizer:
