@@ -143,7 +143,9 @@ def _ids(items: list[dict]) -> list[str]:
     return [item["id"] for item in items]
 
 
-def _train_stream(sharded_url: str, workers: int, shard_urls: dict | None = None) -> ShardStream:
+def _train_stream(
+    sharded_url: str, workers: int, shard_urls: dict | None = None, world: int = 1, rank: int = 0
+) -> ShardStream:
     index = read_index(f"{sharded_url}/train-clean-100/index.json")
     shards, items = [], []
     for s, shard in enumerate(index["shards"]):
@@ -153,7 +155,7 @@ def _train_stream(sharded_url: str, workers: int, shard_urls: dict | None = None
         items += [ShardItem(s, key, item_id, "x", d, (1,)) for key, item_id, d in fields]
     return ShardStream(
         shards, items, 16000, max_batch_seconds=5.0, num_buckets=2, buffer_size=4, seed=3,
-        num_workers=workers,
+        num_workers=workers, num_replicas=world, rank=rank,
     )  # fmt: skip
 
 
@@ -177,6 +179,22 @@ def test_loader_yields_the_plan_and_resumes_at_any_batch(server, librispeech_dir
     first = next(iter(DataSpec(stream, stream, list, num_workers=workers).loader(0)))[0]
     path = next(librispeech_dir.glob(f"train-clean-100/*/*/{first['id']}.flac"))
     np.testing.assert_array_equal(first["audio"].numpy(), load_audio(path, 16000))
+
+
+def test_two_ranks_with_two_workers_each_read_each_item_once(server):
+    """What the loaders of 2 ranks x 2 workers really read over HTTP in an epoch: as many batches
+    on each rank, no item twice, and every item but those of the batches past the shorter rank."""
+    batches, got = [], []
+    for rank in (0, 1):
+        stream = _train_stream(server, 2, world=2, rank=rank)
+        batches.append(list(DataSpec(stream, stream, _ids, num_workers=2).loader(0)))
+        got.append([i for batch in batches[rank] for i in batch])
+        assert len(got[rank]) == len(set(got[rank]))
+    assert len(batches[0]) == len(batches[1]) > 0
+    assert not set(got[0]) & set(got[1])
+    assert (
+        len(set(got[0]) | set(got[1])) >= 8
+    )  # of 12: at most a batch or two past the shorter rank
 
 
 def test_a_missing_corrupt_or_changed_shard_is_named(server, sharded, tmp_path):
