@@ -14,7 +14,8 @@ bootstrap over the test utterances gives a 95 % interval of the WER difference (
 ``--noise-run`` adds a second tree run with seed + 1, the seed-to-seed spread of training (the
 shard run's batches differ from the tree run's as two seeds' do). Training throughput is the
 median logged audio seconds per second of training time (validation and checkpoints left out),
-and the wall time of each training command.
+and the wall time of each training command. The data path alone: one epoch of the training loader
+(no model) from each source, ``--loader-repeats`` times interleaved (``--loader-only``: only this).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+import numpy as np
 
 
 def _cpu_name() -> str:
@@ -100,11 +103,31 @@ def train_and_eval(name: str, data: list[str], tree: Path, args: argparse.Namesp
     }
 
 
+def loader_rates(data: dict[str, list[str]], args: argparse.Namespace) -> dict[str, list[float]]:
+    """Audio seconds per second of one training epoch read by the recipe's own loader (no model):
+    the data path alone, each source read ``args.loader_repeats`` times, interleaved."""
+    import tempfile
+
+    from seqlab.config import compose_experiment
+    from seqlab.engine.trainer import build_task
+
+    rates: dict[str, list[float]] = {name: [] for name in data}
+    for _ in range(args.loader_repeats):
+        for name, overrides in data.items():
+            cfg = compose_experiment("asr_conformer", [*overrides, *args.overrides])
+            task = build_task(cfg)
+            with tempfile.TemporaryDirectory() as run_dir:
+                spec = task.train_data(0, 1, Path(run_dir))
+                loader = spec.loader(int(cfg.trainer.get("num_workers", 0)))
+                start = time.perf_counter()
+                seconds = sum(float(b["audio_lengths"].sum()) for b in loader) / task.sample_rate
+                rates[name].append(round(seconds / (time.perf_counter() - start), 1))
+    return rates
+
+
 def paired_bootstrap(a: list[dict], b: list[dict], n: int = 2000, seed: int = 0) -> list[float]:
     """95 % interval of WER(b) - WER(a) over the same test utterances resampled with replacement
     (word errors and reference words pooled per resample, as corpus WER is)."""
-    import numpy as np
-
     by_id = {r["id"]: r for r in b}
     words = np.array([max(len((r["reference"] or "").split()), 1) for r in a], dtype=np.float64)
     errs_a = np.array([r["wer"] * w for r, w in zip(a, words, strict=True)])
@@ -124,6 +147,8 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--shard-size", type=int, default=200)
     p.add_argument("--noise-run", action="store_true", help="a second tree run with seed + 1")
+    p.add_argument("--loader-repeats", type=int, default=3, help="epochs read per source, no model")
+    p.add_argument("--loader-only", action="store_true", help="only the loader throughput")
     p.add_argument("--work", default="/tmp/shards_bench", help="shards and runs go here")
     p.add_argument("--json", default=None, help="write the results here too")
     p.add_argument("overrides", nargs="*", help="more overrides for both runs")
@@ -137,13 +162,15 @@ def main() -> None:
     _seqlab("data", "shard", str(tree), str(shards), "--shard-size", str(args.shard_size))
     shard_seconds = time.perf_counter() - start
     url, httpd = serve(shards)
+    sources = {"tree": [f"data.root={tree}"], "shards": ["data.format=shards", f"data.root={url}"]}
     try:
-        rows = [train_and_eval("tree", [f"data.root={tree}"], tree, args)]
-        rows.append(
-            train_and_eval("shards", ["data.format=shards", f"data.root={url}"], tree, args)
-        )
+        loading = loader_rates(sources, args)
+        print(f"loader alone, audio s/s per epoch read: {loading}", flush=True)
+        if args.loader_only:
+            return
+        rows = [train_and_eval(name, overrides, tree, args) for name, overrides in sources.items()]
         if args.noise_run:
-            rows.append(train_and_eval("tree_seed2", [f"data.root={tree}"], tree, args))
+            rows.append(train_and_eval("tree_seed2", sources["tree"], tree, args))
     finally:
         httpd.shutdown()
     base, streamed = rows[0], rows[1]
@@ -161,6 +188,10 @@ def main() -> None:
         if base["audio_s_per_s"] and streamed["audio_s_per_s"]
         else None,
         "wall_ratio_shards_over_tree": round(streamed["train_wall_s"] / base["train_wall_s"], 3),
+        "loader_audio_s_per_s": loading,
+        "loader_ratio_shards_over_tree": round(
+            float(np.median(loading["shards"])) / float(np.median(loading["tree"])), 3
+        ),
     }
     print(f"\n{summary['machine']}, {args.threads} thread(s), {args.epochs} epochs of "
           f"{summary['train_hours']} h; sharding took {summary['sharding_seconds']} s")  # fmt: skip
@@ -171,7 +202,9 @@ def main() -> None:
     low, high = summary["wer_difference_95ci"]
     print(f"WER shards - tree: {streamed['wer'] - base['wer']:+.2%}, paired bootstrap 95 % "
           f"interval over test utterances [{low:+.2%}, {high:+.2%}]")  # fmt: skip
-    print(f"throughput shards/tree: {summary['throughput_ratio_shards_over_tree']} "
+    print(f"loader alone shards/tree: {summary['loader_ratio_shards_over_tree']} (medians of "
+          f"{args.loader_repeats} epochs each: {loading})")  # fmt: skip
+    print(f"training throughput shards/tree: {summary['throughput_ratio_shards_over_tree']} "
           f"(wall-time ratio {summary['wall_ratio_shards_over_tree']})")  # fmt: skip
     if args.json:
         for r in rows:
