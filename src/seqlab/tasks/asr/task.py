@@ -115,7 +115,7 @@ class ASRTask(EvaluableTask):
         spec = self._data_spec("train", rank, world_size, run_dir, shuffle=True)
         features = self._recognizer().features
         if features.normalize == "global" and not bool(features.global_stats_set):
-            streamed = spec.num_workers is not None  # shards: a sample from the first shards
+            streamed = self.cfg.data.format == "shards"  # a sample from the first shards
             self._set_global_stats(spec.dataset.sample_items(500) if streamed else spec.dataset)
         return spec
 
