@@ -175,6 +175,9 @@ def test_loader_yields_the_plan_and_resumes_at_any_batch(server, librispeech_dir
         for k in (1, 2, 3, len(full) - 1):  # odd k: the loader's workers are rotated
             stream.set_start_batch(k)
             assert list(spec.loader(99)) == full[k:], (epoch, k)
+    # a sample for statistics (features.normalize: global): the first items in index order
+    sample = stream.sample_items(4)
+    assert [it["id"] for it in sample] == [it.id for it in stream.items[:4]]
     # what the stream decodes is what the tree holds
     first = next(iter(DataSpec(stream, stream, list, num_workers=workers).loader(0)))[0]
     path = next(librispeech_dir.glob(f"train-clean-100/*/*/{first['id']}.flac"))
