@@ -8,7 +8,6 @@ from collections import Counter
 from pathlib import Path
 
 import torch
-from torch.utils.data import DataLoader
 
 from seqlab.config import ConfigError
 from seqlab.inference import load_task
@@ -45,12 +44,7 @@ def forward_split(task, report_dir, split, device, num_workers) -> list[dict]:
     for module in task.models().values():
         module.to(dev).eval()
     spec = task.test_data(0, 1, Path(report_dir), split=split)
-    loader = DataLoader(
-        spec.dataset,
-        batch_sampler=spec.batch_sampler,
-        collate_fn=spec.collate_fn,
-        num_workers=num_workers,
-    )
+    loader = spec.loader(num_workers)
     with torch.no_grad():
         return [task.validation_step(_to_device(batch, dev)) for batch in loader]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -31,17 +32,18 @@ def audio_info(path: str | Path) -> AudioInfo:
     )
 
 
-def load_audio(path: str | Path, sample_rate: int | None = None) -> np.ndarray:
+def load_audio(path: str | Path | BinaryIO, sample_rate: int | None = None) -> np.ndarray:
     """Decode ``path`` to a mono float32 waveform in [-1, 1].
 
     Args:
-        path: a wav, flac or ogg file.
+        path: a wav, flac or ogg file, or a binary file object holding one (a tar shard's member).
         sample_rate: resample to this rate if given and different from the file's.
 
     Returns:
         ``(T,)`` float32 array.
     """
-    wave, sr = sf.read(str(path), dtype="float32", always_2d=True)  # (T, C)
+    source = path if hasattr(path, "read") else str(path)
+    wave, sr = sf.read(source, dtype="float32", always_2d=True)  # (T, C)
     wave = wave.mean(axis=1) if wave.shape[1] > 1 else wave[:, 0]  # mono mixdown
     if sample_rate is not None and sr != sample_rate:
         from seqlab.audio.resample import resample

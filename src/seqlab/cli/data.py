@@ -11,9 +11,12 @@ from seqlab.cli.common import print_config_error
 
 
 def cmd_data(args: argparse.Namespace) -> int:
-    """``seqlab data synth-speech|synth-mt|get``: build a built-in corpus, or fetch a real one."""
+    """``seqlab data synth-speech|synth-mt|get|shard``: build a built-in corpus, fetch a real
+    one, or write one as tar shards."""
     if args.data_command == "get":
         return cmd_data_get(args)
+    if args.data_command == "shard":
+        return cmd_data_shard(args)
     if args.data_command == "synth-speech":
         return _synth_speech(args)
     if args.data_command == "synth-mt":
@@ -106,6 +109,28 @@ def cmd_data_get(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_data_shard(args: argparse.Namespace) -> int:
+    """``seqlab data shard SRC OUT``: a LibriSpeech-layout tree as WebDataset tar shards."""
+    from seqlab.data.shard_writer import shard_corpus
+
+    subsets = [s.strip() for s in args.subsets.split(",") if s.strip()] if args.subsets else None
+    try:
+        summary = shard_corpus(
+            args.src,
+            args.out,
+            subsets=subsets,
+            shard_size=args.shard_size,
+            max_shard_bytes=int(args.max_shard_mb * (1 << 20)),
+            shuffle_seed=None if args.no_shuffle else args.seed,
+        )
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
+    print(f"ready: train from it with data.format=shards data.root={Path(args.out).resolve()}")
+    return 0
+
+
 def cmd_lm(args: argparse.Namespace) -> int:
     """``seqlab lm build-ngram``: estimate an ARPA n-gram LM from a text file."""
     if args.lm_command == "build-ngram":
@@ -129,7 +154,7 @@ def cmd_lm(args: argparse.Namespace) -> int:
 
 
 def add_data_parser(sub: argparse._SubParsersAction) -> None:
-    """``seqlab data synth-speech|synth-mt|get ...``."""
+    """``seqlab data synth-speech|synth-mt|get|shard ...``."""
     p = sub.add_parser("data", help="build the built-in corpora")
     data_sub = p.add_subparsers(dest="data_command", required=True)
     q = data_sub.add_parser("synth-speech", help="synthesise English speech (LibriSpeech layout)")
@@ -178,6 +203,28 @@ def add_data_parser(sub: argparse._SubParsersAction) -> None:
         help="take the archives from this folder (upstream file names) instead of downloading",
     )  # fmt: skip
     q.add_argument("--jobs", type=int, default=1, help="parts fetched at the same time")
+    q = data_sub.add_parser(
+        "shard",
+        help="write a LibriSpeech-layout corpus as WebDataset tar shards + index.json per subset "
+        "(train from them with data.format=shards)",
+    )
+    q.add_argument(
+        "src", help="the corpus directory (holding train/, dev/, ... or train-clean-100/, ...)"
+    )
+    q.add_argument("out", help="output directory: OUT/<subset>/shard-NNNNNN.tar + index.json")
+    q.add_argument("--subsets", default=None, help="comma-separated subsets (default: all found)")
+    q.add_argument(
+        "--shard-size", type=int, default=1000, help="items per shard at most (default 1000)"
+    )
+    q.add_argument(
+        "--max-shard-mb", type=float, default=256,
+        help="a shard is closed before it passes this many MiB (default 256)",
+    )  # fmt: skip
+    q.add_argument("--seed", type=int, default=0, help="seed of the order items are written in")
+    q.add_argument(
+        "--no-shuffle", action="store_true",
+        help="keep the corpus order (default: a seeded random order, so shards mix speakers)",
+    )  # fmt: skip
     p.set_defaults(func=cmd_data)
 
 

@@ -288,6 +288,42 @@ def ctc_min_frames(token_ids: list[int]) -> int:
     return len(token_ids) + repeats
 
 
+def check_transcript(
+    raw_text: str | None,
+    duration: float,
+    vocab,
+    normalize: Callable[[str], str] = normalize_text,
+    min_frames_fn: Callable[[float], int] | None = None,
+    max_duration: float | None = None,
+) -> tuple[str, tuple[str, str] | None]:
+    """The checks of an item whose audio is good (``empty_transcript``, ``unmappable``,
+    ``too_short_for_ctc``, ``too_long``, in this order), as :func:`build_index` applies them;
+    also used for items whose facts come from a shard index.
+
+    Returns:
+        the normalised transcript, and ``(reason, detail)`` when the item is bad, else None.
+    """
+    text = normalize(raw_text or "")
+    if not text:
+        return text, ("empty_transcript", f"transcript {raw_text!r} is empty after normalisation")
+    missing = vocab.unmappable(text)
+    if missing:
+        shown = " ".join(repr(c) for c in sorted(missing))
+        return text, ("unmappable", f"characters {shown} cannot be encoded in {text!r}")
+    if min_frames_fn is not None:
+        needed = ctc_min_frames(vocab.encode(text))
+        available = int(min_frames_fn(duration))
+        if available < needed:
+            detail = (
+                f"{duration:.3f} s gives {available} output frames but the transcript needs "
+                f"{needed} (tokens + repeats)"
+            )
+            return text, ("too_short_for_ctc", detail)
+    if max_duration is not None and duration > max_duration:
+        return text, ("too_long", f"{duration:.3f} s > max_duration {max_duration} s")
+    return text, None
+
+
 def build_index(
     items: Iterable[RawItem | tuple],
     cache_path: str | Path | None,
@@ -325,32 +361,12 @@ def build_index(
     utterances: list[Utterance] = []
     bad: list[BadItem] = []
     for item, path, audio in check_audio(raw_items, facts, bad):
-
-        def reject(reason: str, detail: str, item=item, path=path) -> None:
-            bad.append(BadItem(str(item.id), path, reason, detail))
-
         duration = audio.frames / audio.sample_rate
-        text = normalize(item.raw_text or "")
-        if not text:
-            reject("empty_transcript", f"transcript {item.raw_text!r} is empty after normalisation")
-            continue
-        missing = vocab.unmappable(text)
-        if missing:
-            shown = " ".join(repr(c) for c in sorted(missing))
-            reject("unmappable", f"characters {shown} cannot be encoded in {text!r}")
-            continue
-        if min_frames_fn is not None:
-            needed = ctc_min_frames(vocab.encode(text))
-            available = int(min_frames_fn(duration))
-            if available < needed:
-                reject(
-                    "too_short_for_ctc",
-                    f"{duration:.3f} s gives {available} output frames but the transcript needs "
-                    f"{needed} (tokens + repeats)",
-                )
-                continue
-        if max_duration is not None and duration > max_duration:
-            reject("too_long", f"{duration:.3f} s > max_duration {max_duration} s")
+        text, problem = check_transcript(
+            item.raw_text, duration, vocab, normalize, min_frames_fn, max_duration
+        )
+        if problem is not None:
+            bad.append(BadItem(str(item.id), path, *problem))
             continue
         utterances.append(Utterance(str(item.id), path, text, duration, audio.sample_rate))
 

@@ -48,11 +48,30 @@ class DataSpec:
             ``set_start_batch(int)`` (skip that many batches of the epoch: exact mid-epoch
             resume) and ``__len__`` (batches per epoch on this rank, equal on every rank).
         collate_fn: list of items -> batch dict (tensors + plain lists).
+        num_workers: None: the caller's number of loader processes. Set for an iterable
+            dataset that yields whole batches (lists of items, streamed from shards): it is then
+            also the ``batch_sampler`` and was planned for exactly this many workers.
     """
 
     dataset: torch.utils.data.Dataset
     batch_sampler: Any
     collate_fn: Callable
+    num_workers: int | None = None
+
+    def loader(self, num_workers: int, **kwargs) -> torch.utils.data.DataLoader:
+        """The DataLoader of this split: ``num_workers`` processes unless the data fixes its
+        own; ``kwargs`` (generator, worker_init_fn, ...) go to the DataLoader."""
+        workers = num_workers if self.num_workers is None else self.num_workers
+        if isinstance(self.dataset, torch.utils.data.IterableDataset):
+            # the stream yields whole batches: collate_fn turns each list of items into a batch
+            return torch.utils.data.DataLoader(
+                self.dataset, batch_size=None, collate_fn=self.collate_fn, num_workers=workers,
+                **kwargs,
+            )  # fmt: skip
+        return torch.utils.data.DataLoader(
+            self.dataset, batch_sampler=self.batch_sampler, collate_fn=self.collate_fn,
+            num_workers=workers, **kwargs,
+        )  # fmt: skip
 
 
 class Task(ABC):

@@ -396,9 +396,8 @@ class Trainer:
 
     def _loader(self, spec, seed: int) -> DataLoader:
         self.loader_generator.manual_seed(seed)
-        return DataLoader(
-            spec.dataset, batch_sampler=spec.batch_sampler, collate_fn=spec.collate_fn,
-            num_workers=int(self.tcfg.get("num_workers", 0)), generator=self.loader_generator,
+        return spec.loader(
+            int(self.tcfg.get("num_workers", 0)), generator=self.loader_generator,
             persistent_workers=False, worker_init_fn=_ignore_interrupts,
         )  # fmt: skip
 

@@ -73,6 +73,7 @@ class ASRTask(EvaluableTask):
         super().__init__(cfg, checkpoint_dir)
         self.sample_rate = int(cfg.data.sample_rate)
         self._left_out: dict[str, list[dict]] = {}  # split -> items left out (see left_out)
+        self._shard_splits: dict = {}  # split -> its ShardSplit (data.format=shards)
         if checkpoint_dir is None and cfg.trainer.get("resume_from"):
             from seqlab.engine.checkpoint import resolve_checkpoint
 
@@ -114,7 +115,8 @@ class ASRTask(EvaluableTask):
         spec = self._data_spec("train", rank, world_size, run_dir, shuffle=True)
         features = self._recognizer().features
         if features.normalize == "global" and not bool(features.global_stats_set):
-            self._set_global_stats(spec.dataset)
+            streamed = self.cfg.data.format == "shards"  # a sample from the first shards
+            self._set_global_stats(spec.dataset.sample_items(500) if streamed else spec.dataset)
         return spec
 
     def val_data(self, rank: int, world_size: int, run_dir: Path) -> DataSpec:
@@ -185,9 +187,10 @@ class ASRTask(EvaluableTask):
 
         rows = self.eval_rows(outputs)[:n]
         table = [{k: r[k] for k in ("id", "reference", "hypothesis")} for r in rows]
-        audio = {
+        audio = {  # an item streamed from a shard has no file to play back
             f"val/{r['id']}": (load_audio(r["path"], self.sample_rate), self.sample_rate)
             for r in rows[:n_audio]
+            if Path(r["path"]).is_file()
         }
         return {"text": {"predictions": table}, "audio": audio}
 
@@ -330,6 +333,8 @@ class ASRTask(EvaluableTask):
     def _scan(self, split: str):
         data = self.cfg.data
         subsets = list(data[split])
+        if data.format == "shards":  # transcripts and durations from the shard index
+            return self._shard_split(split).raw_items()
         from seqlab.data.corpus_get import ensure_corpus
 
         ensure_corpus(data, subsets)  # a catalogue corpus: fetch it (data.download) or say how
@@ -361,9 +366,17 @@ class ASRTask(EvaluableTask):
                 )
             ]
         raise ValueError(
-            "data.format must be 'librispeech', 'manifest', 'openslr', 'commonvoice' or 'hf_disk', "
-            f"got '{data.format}'"
+            "data.format must be 'librispeech', 'manifest', 'openslr', 'commonvoice', 'hf_disk' "
+            f"or 'shards', got '{data.format}'"
         )
+
+    def _shard_split(self, split: str):
+        """The shards of ``split`` and their index (:mod:`seqlab.data.shard_split`), read once."""
+        from seqlab.data.shard_split import read_shard_split
+
+        if split not in self._shard_splits:
+            self._shard_splits[split] = read_shard_split(self.cfg.data.root, self.cfg.data[split])
+        return self._shard_splits[split]
 
     def _split_vocab(self, split: str):
         """The vocabulary that indexes and encodes ``split`` (the same one for every split here)."""
@@ -371,7 +384,8 @@ class ASRTask(EvaluableTask):
 
     def _fingerprint(self, split: str, *extra) -> str:
         data = self.cfg.data
-        key = repr((str(Path(data.root).resolve()), data.format, list(data[split]), extra))
+        root = str(data.root) if "://" in str(data.root) else str(Path(data.root).resolve())
+        key = repr((root, data.format, list(data[split]), extra))
         return hashlib.sha256(key.encode()).hexdigest()[:16]
 
     def _recognizer(self) -> CTCRecognizer:
@@ -412,32 +426,41 @@ class ASRTask(EvaluableTask):
         the items left out are kept for :meth:`left_out`."""
         raw_items = self._scan(split)
         normalize = getattr(self.vocab, "normalize", normalize_text)  # the vocabulary's rules
-        index = build_index(
-            raw_items,
-            cache_path=cache_dir() / "index" / f"{self._fingerprint(split)}.jsonl",
-            vocab=self._split_vocab(split),
-            min_frames_fn=self._min_frames,
-            normalize=normalize,
-            bad_items_path=(Path(run_dir) / "bad_items.jsonl") if run_dir is not None else None,
-            split=split,
-            max_duration=self.cfg.data.get("max_duration"),
-            verify_audio=bool(self.cfg.data.get("verify_audio", False)),
-        )
-        texts = {str(item.id): item.raw_text for item in raw_items}
+        bad_items_path = (Path(run_dir) / "bad_items.jsonl") if run_dir is not None else None
+        if self.cfg.data.format == "shards":
+            from seqlab.data.shard_split import shard_utterances
+
+            utterances, bad = shard_utterances(
+                self._shard_split(split), self._split_vocab(split), normalize, self._min_frames,
+                self.cfg.data.get("max_duration"), bad_items_path, split,
+            )  # fmt: skip
+        else:
+            index = build_index(
+                raw_items,
+                cache_path=cache_dir() / "index" / f"{self._fingerprint(split)}.jsonl",
+                vocab=self._split_vocab(split),
+                min_frames_fn=self._min_frames,
+                normalize=normalize,
+                bad_items_path=bad_items_path,
+                split=split,
+                max_duration=self.cfg.data.get("max_duration"),
+                verify_audio=bool(self.cfg.data.get("verify_audio", False)),
+            )
+            utterances, bad = index.utterances, index.bad
+        texts = {str(item[0]): item[2] for item in raw_items}
         self._left_out[split] = [
             {
-                "id": bad.id,
-                "path": bad.audio_path,
-                "reason": bad.reason,
-                "detail": bad.detail,
+                "id": b.id,
+                "path": b.audio_path,
+                "reason": b.reason,
+                "detail": b.detail,
                 # what a recognizer should have said; none for a duplicate (scored once already)
                 "reference": None
-                if bad.reason == "duplicate_id"
-                else normalize(texts.get(bad.id) or "") or None,
+                if b.reason == "duplicate_id"
+                else normalize(texts.get(b.id) or "") or None,
             }
-            for bad in getattr(index, "bad", [])
+            for b in bad
         ]
-        utterances = index.utterances if hasattr(index, "utterances") else index
         self._note_resampling(split, utterances)
         return utterances
 
@@ -487,6 +510,8 @@ class ASRTask(EvaluableTask):
                 raise ValueError(f"data.train_fraction must be in (0, 1], got {fraction}")
             keep = max(1, round(len(utts) * float(fraction)))  # an even spread, deterministic
             utts = [utts[i * len(utts) // keep] for i in range(keep)]
+        if self.cfg.data.format == "shards":
+            return self._shard_spec(split, utts, rank, world_size, shuffle)
         dataset = ASRDataset(utts, self._split_vocab(split), self.sample_rate)
         sampler = DynamicBucketBatchSampler(
             dataset.durations,
@@ -499,3 +524,29 @@ class ASRTask(EvaluableTask):
             max_batch_size=self.cfg.data.get("max_batch_size"),
         )
         return DataSpec(dataset=dataset, batch_sampler=sampler, collate_fn=collate_asr)
+
+    def _shard_spec(self, split, utts, rank, world_size, shuffle: bool) -> DataSpec:
+        """``utts`` streamed from their shards (:mod:`seqlab.data.shard_stream`) by this rank's
+        ``trainer.num_workers`` loader workers, through a ``data.shuffle_buffer``-item buffer."""
+        from seqlab.data.shard_split import shard_items
+        from seqlab.data.shard_stream import ShardStream
+
+        shard_split = self._shard_split(split)
+        items = shard_items(shard_split, utts, self._split_vocab(split))
+        data = self.cfg.data
+        workers = int(self.cfg.trainer.get("num_workers", 0) or 0)
+        stream = ShardStream(
+            shard_split.shards,
+            items,
+            self.sample_rate,
+            max_batch_seconds=float(data.max_batch_seconds),
+            num_buckets=int(data.num_buckets),
+            buffer_size=int(data.get("shuffle_buffer") or 2000),
+            shuffle=shuffle,
+            seed=int(self.cfg.seed),
+            num_replicas=world_size,
+            rank=rank,
+            num_workers=workers,
+            max_batch_size=data.get("max_batch_size"),
+        )
+        return DataSpec(stream, stream, collate_asr, num_workers=workers)
