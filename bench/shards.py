@@ -4,7 +4,7 @@ reading `seqlab data shard` tar shards served by a loopback HTTP server; both sc
 ``seqlab eval`` on the tree's test split (the same references), plus their training throughput.
 
     python bench/shards.py [--data data/synth_speech] [--hours 2.5] [--epochs 4] [--threads 1]
-                           [--shard-size 200] [--noise-run] [--work /tmp/shards_bench]
+                           [--shard-size 200] [--noise-run] [--parallel] [--work /tmp/shards_bench]
                            [--json out.json] [overrides...]
 
 ``--data`` is the built-in corpus (built there with ``seqlab data synth-speech --hours H`` when
@@ -21,6 +21,7 @@ and the wall time of each training command. The data path alone: one epoch of th
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import functools
 import http.server
 import json
@@ -147,6 +148,11 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--shard-size", type=int, default=200)
     p.add_argument("--noise-run", action="store_true", help="a second tree run with seed + 1")
+    p.add_argument(
+        "--parallel",
+        action="store_true",
+        help="train the runs side by side (one process each, --threads each): the same load for all",
+    )
     p.add_argument("--loader-repeats", type=int, default=3, help="epochs read per source, no model")
     p.add_argument("--loader-only", action="store_true", help="only the loader throughput")
     p.add_argument("--work", default="/tmp/shards_bench", help="shards and runs go here")
@@ -168,9 +174,14 @@ def main() -> None:
         print(f"loader alone, audio s/s per epoch read: {loading}", flush=True)
         if args.loader_only:
             return
-        rows = [train_and_eval(name, overrides, tree, args) for name, overrides in sources.items()]
+        jobs = list(sources.items())
         if args.noise_run:
-            rows.append(train_and_eval("tree_seed2", sources["tree"], tree, args))
+            jobs.append(("tree_seed2", sources["tree"]))
+        if args.parallel:  # each run is its own subprocess: threads here only wait on them
+            with concurrent.futures.ThreadPoolExecutor(len(jobs)) as pool:
+                rows = list(pool.map(lambda job: train_and_eval(*job, tree, args), jobs))
+        else:
+            rows = [train_and_eval(name, overrides, tree, args) for name, overrides in jobs]
     finally:
         httpd.shutdown()
     base, streamed = rows[0], rows[1]
