@@ -1,0 +1,96 @@
+"""The index at scale, small: bench/index_scale.py's generated LibriSpeech tree (header-only flac
+files) indexed with the durations its headers declare, reloaded from the cache, bucketed; and
+the LibriSpeech reader's one listing per chapter chooses the audio file as a stat per file did."""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from seqlab.data.bucketing import DynamicBucketBatchSampler
+from seqlab.data.index import build_index
+from seqlab.data.librispeech import scan_librispeech
+from seqlab.text.vocab import CharVocab
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import index_scale  # noqa: E402
+
+
+def min_frames(seconds: float) -> int:
+    return int(seconds * 100) // 4  # a 10 ms hop, 4x subsampling
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    root = tmp_path_factory.mktemp("index_scale") / "LibriSpeech"
+    declared, missing = index_scale.generate_tree(root, 2000, seed=3, missing_every=500)
+    return root, declared, missing
+
+
+def test_generated_tree_indexes_with_the_declared_lengths(tree, tmp_path, monkeypatch):
+    root, declared, missing = tree
+    items = scan_librispeech(root, [index_scale.SUBSET])
+    assert sorted(item.id for item in items) == sorted(declared) and len(missing) == 4
+    # A real header: soundfile (what the index reads) sees the declared rate and length.
+    info = soundfile.info(items[0].audio_path)
+    assert (info.samplerate, info.frames) == (16000, round(declared[items[0].id] * 16000))
+
+    cache = tmp_path / "index.jsonl"
+    first = build_index(items, cache, CharVocab(), min_frames)
+    assert sorted(b.id for b in first.bad) == sorted(missing)
+    assert {b.reason for b in first.bad} == {"missing_file"}
+    assert len(first.utterances) == 2000 - len(missing)
+    for utt in first.utterances:
+        assert utt.duration == round(declared[utt.id] * 16000) / 16000
+    durations = np.array(first.durations)
+    # Varied lengths, so that bucketing has something to do: short, long and most near 15 s.
+    assert durations.min() < 4.0 and durations.max() > 20.0 and 10.0 < np.median(durations) < 16.0
+
+    def no_header_reads(*args, **kwargs):
+        raise AssertionError("the cache should have answered")
+
+    monkeypatch.setattr(soundfile, "info", no_header_reads)
+    again = build_index(items, cache, CharVocab(), min_frames)
+    assert again.utterances == first.utterances
+    assert [(b.id, b.reason) for b in again.bad] == [(b.id, b.reason) for b in first.bad]
+
+    sampler = DynamicBucketBatchSampler(first.durations, 320.0, num_buckets=30, seed=0)
+    batches = list(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(len(durations)))
+
+
+def test_bench_phases_run_and_report(tree, tmp_path, capsys):
+    """The bench's child phases, in this process: the index phase writes the durations that the
+    sampler phase batches, and each reports its times and memory."""
+    root, _, missing = tree
+    args = argparse.Namespace(
+        root=str(root),
+        cache=str(tmp_path / "index.jsonl"),
+        durations=str(tmp_path / "durations.npy"),
+        world_size=8,
+    )
+    built = index_scale._phase_index(args)
+    assert built["items"] == 2000 and built["good"] == 2000 - len(missing)
+    assert built["peak_rss"] >= built["start_rss"] > 0
+    sampled = index_scale._phase_sampler(args)
+    assert sampled["world_size"] == 8 and sampled["batches"] > 0
+    assert len(set(sampled["digests"])) == 2  # two epochs, two orders
+
+
+def test_chapter_listing_picks_the_audio_a_stat_would(tmp_path):
+    """flac when it exists, else wav when that exists, else the (missing) flac; a broken flac
+    symlink does not exist (as for os.path.exists), so its wav is taken."""
+    chapter = tmp_path / "LS" / "train" / "1" / "2"
+    chapter.mkdir(parents=True)
+    (chapter / "1-2-0.flac").write_bytes(index_scale.flac_header(16000))
+    (chapter / "1-2-1.wav").write_bytes(b"")
+    (chapter / "1-2-3.wav").write_bytes(b"")
+    os.symlink(tmp_path / "nowhere.flac", chapter / "1-2-3.flac")
+    ids = ["1-2-0", "1-2-1", "1-2-2", "1-2-3"]
+    (chapter / "1-2.trans.txt").write_text("".join(f"{i} A WORD\n" for i in ids))
+    found = [Path(item.audio_path).name for item in scan_librispeech(tmp_path / "LS", "train")]
+    assert found == ["1-2-0.flac", "1-2-1.wav", "1-2-2.flac", "1-2-3.wav"]
