@@ -166,20 +166,22 @@ def _load_cache(cache_path: Path | None) -> dict[str, _Entry]:
     if cache_path is None or not cache_path.is_file():
         return {}
     lines = cache_path.read_text().splitlines()
-    try:
-        # One parse of the whole file is ~2x faster than one per line; a damaged line fails
-        # it, and then the lines are parsed one by one so that only that line is lost.
-        return dict(_entry(record) for record in json.loads("[" + ",".join(lines) + "]"))
-    except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-        pass
     entries: dict[str, _Entry] = {}
-    for line_no, line in enumerate(lines, 1):
+    block = 10_000  # lines parsed at once: ~2x faster than one by one, without 300,000 dicts alive
+    for start in range(0, len(lines), block):
         try:
-            path, entry = _entry(json.loads(line))
-            entries[path] = entry
+            records = json.loads("[" + ",".join(lines[start : start + block]) + "]")
+            entries.update(_entry(record) for record in records)
+            continue
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-            # A damaged cache only costs re-reading headers; never fail the run for it.
-            logger.warning("%s line %d is not a cache entry; ignoring it", cache_path, line_no)
+            pass  # a damaged line: parse this block line by line, so that only that line is lost
+        for line_no, line in enumerate(lines[start : start + block], start + 1):
+            try:
+                path, entry = _entry(json.loads(line))
+                entries[path] = entry
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+                # A damaged cache only costs re-reading headers; never fail the run for it.
+                logger.warning("%s line %d is not a cache entry; ignoring it", cache_path, line_no)
     return entries
 
 
