@@ -15,7 +15,8 @@ Then, each in a fresh child process (so that peak RSS belongs to one phase):
 1. cold index build: ``scan_librispeech`` + ``build_index`` with no cache (headers are read;
    the files were just written, so they are in the page cache: this is CPU cost, not disk I/O);
 2. cached reload: the same with the cache written by 1 (stats the files, reads no header);
-3. one epoch of ``DynamicBucketBatchSampler`` (LibriSpeech config: 320 s per batch, 30 buckets)
+3. the ASR dataset over the reloaded index (it encodes every transcript up front);
+4. one epoch of ``DynamicBucketBatchSampler`` (LibriSpeech config: 320 s per batch, 30 buckets)
    for each world size, rank 0: construction, then the first epoch's batch list, then the second.
 
 Printed: seconds and peak RSS (absolute, and above the phase's starting RSS) per phase, and a
@@ -169,6 +170,24 @@ def _phase_index(args) -> dict:
     }
 
 
+def _phase_dataset(args) -> dict:
+    """The training dataset over the (cached) index: what a run builds after the index."""
+    from seqlab.data.asr_dataset import ASRDataset
+    from seqlab.data.index import build_index
+    from seqlab.data.librispeech import scan_librispeech
+    from seqlab.text.vocab import build_vocab
+
+    vocab = build_vocab("char")
+    index = build_index(scan_librispeech(args.root, [SUBSET]), args.cache, vocab)
+    start_rss = _rss_bytes()
+    t0 = time.perf_counter()
+    dataset = ASRDataset(index.utterances, vocab, SAMPLE_RATE)
+    durations = dataset.durations
+    t1 = time.perf_counter()
+    return {"items": len(durations), "s": t1 - t0, "start_rss": start_rss,
+            "peak_rss": _peak_rss_bytes(), "rss": _rss_bytes()}  # fmt: skip
+
+
 def _digest(batches) -> str:
     h = hashlib.sha256()
     for batch in batches:
@@ -227,13 +246,14 @@ def main() -> None:
     parser.add_argument("--root", default="/tmp/seqlab_index_scale")
     parser.add_argument("--world-sizes", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--keep", action="store_true", help="keep the generated tree")
-    parser.add_argument("--phase", choices=["index", "sampler"], help=argparse.SUPPRESS)
+    parser.add_argument("--phase", choices=["index", "dataset", "sampler"], help=argparse.SUPPRESS)
     parser.add_argument("--cache", help=argparse.SUPPRESS)
     parser.add_argument("--durations", help=argparse.SUPPRESS)
     parser.add_argument("--world-size", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:  # a child: one phase, one JSON line
-        result = _phase_index(args) if args.phase == "index" else _phase_sampler(args)
+        phases = {"index": _phase_index, "dataset": _phase_dataset, "sampler": _phase_sampler}
+        result = phases[args.phase](args)
         print(json.dumps(result))
         return
 
@@ -259,6 +279,9 @@ def main() -> None:
                   f"(+{_mb(r['peak_rss'] - r['start_rss'])}); {r['summary']}; "
                   f"{r['hours']:.0f} h")  # fmt: skip
         print(f"cache file: {_mb(cache.stat().st_size)}")
+        r = _run_child("--phase", "dataset", "--root", str(root), "--cache", str(cache))
+        print(f"ASRDataset over the reloaded index: {r['s']:.2f} s, RSS +"
+              f"{_mb(r['rss'] - r['start_rss'])} (token ids encoded up front)")  # fmt: skip
         for world_size in args.world_sizes:
             r = _run_child(
                 "--phase", "sampler", "--durations", str(durations),
