@@ -127,3 +127,22 @@ def test_ascii_fast_path_equals_the_per_character_rules(keep, dropped):
     for text in texts:
         expected = _drop_punctuation_per_character(text, keep, dropped)
         assert drop_punctuation(text, keep, dropped) == expected, repr(text)
+
+
+def test_normalize_text_ascii_fast_path_equals_the_full_rules():
+    """ASCII text skips NFKD and the combining-mark filter (both leave ASCII as it is) and maps
+    only the backtick, the one ASCII typographic apostrophe: same output as the full recipe."""
+    import unicodedata
+
+    from seqlab.text.normalize import APOSTROPHES
+
+    def full(text):
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+        return _drop_punctuation_per_character(text.lower().translate(APOSTROPHES))
+
+    rng = random.Random(3)
+    alphabet = [chr(c) for c in range(128)] + list("'`-") * 10 + list("aZ ") * 10
+    for _ in range(3000):
+        text = "".join(rng.choices(alphabet, k=rng.randint(0, 40)))
+        assert normalize_text(text) == full(text), repr(text)
