@@ -369,22 +369,13 @@ def build_index(
         if not text:
             reject("empty_transcript", f"transcript {item.raw_text!r} is empty after normalisation")
             continue
-        ids = None
+        missing = vocab.unmappable(text)
+        if missing:
+            shown = " ".join(repr(c) for c in sorted(missing))
+            reject("unmappable", f"characters {shown} cannot be encoded in {text!r}")
+            continue
         if min_frames_fn is not None:
-            # encode raises ValueError exactly when unmappable() is not empty: one normalisation
-            # serves both checks for the (many) good items.
-            try:
-                ids = vocab.encode(text)
-            except ValueError:
-                pass
-        if ids is None:
-            missing = vocab.unmappable(text)
-            if missing:
-                shown = " ".join(repr(c) for c in sorted(missing))
-                reject("unmappable", f"characters {shown} cannot be encoded in {text!r}")
-                continue
-        if min_frames_fn is not None:
-            needed = ctc_min_frames(ids if ids is not None else vocab.encode(text))
+            needed = ctc_min_frames(vocab.encode(text))
             available = int(min_frames_fn(duration))
             if available < needed:
                 reject(
