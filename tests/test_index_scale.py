@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+import torch
 
 from seqlab.data.bucketing import DynamicBucketBatchSampler
 from seqlab.data.index import build_index
@@ -112,3 +113,26 @@ def test_a_damaged_cache_line_costs_only_its_file(tree, tmp_path, monkeypatch, c
     again = build_index(items, cache, CharVocab(), min_frames)
     assert again.utterances == first.utterances
     assert len(reads) == 1 and "line 7 is not a cache entry" in caplog.text
+
+
+def test_dataset_tokens_are_each_transcript_encoded(tree, tmp_path, monkeypatch):
+    """The dataset keeps all token ids in one array (blocks of ENCODE_BLOCK transcripts while
+    it is built): item i still gets exactly vocab.encode(text of i)."""
+    from seqlab.data import asr_dataset
+
+    root, _, _ = tree
+    utterances = build_index(scan_librispeech(root, [index_scale.SUBSET]), None, CharVocab())
+    utterances = utterances.utterances[:700]
+    for utt in utterances[:3]:
+        utt.audio_path = str(tmp_path / "tone.wav")  # the generated flac files hold no audio
+    soundfile.write(tmp_path / "tone.wav", np.full(1600, 0.1, np.float32), 16000)
+    monkeypatch.setattr(asr_dataset, "ENCODE_BLOCK", 300)  # three blocks
+    dataset = asr_dataset.ASRDataset(utterances, CharVocab(), 16000)
+    assert dataset._tokens.dtype == np.int16 and len(dataset._offsets) == 701
+    for index in (0, 1, 2, -700):
+        item = dataset[index]
+        assert item["tokens"].dtype == torch.long
+        assert item["tokens"].tolist() == CharVocab().encode(utterances[index].text)
+    lengths = np.diff(dataset._offsets)
+    assert lengths.tolist() == [len(CharVocab().encode(u.text)) for u in utterances]
+    assert dataset._tokens.tolist() == [i for u in utterances for i in CharVocab().encode(u.text)]
