@@ -258,9 +258,11 @@ def main() -> None:
         return
 
     root = Path(args.root)
-    if root.exists():
-        shutil.rmtree(root)
     work = root / "_bench"
+    if root.exists():
+        if not work.is_dir():  # never delete a folder this bench did not make
+            sys.exit(f"{root} exists and was not made by this bench; give another --root")
+        shutil.rmtree(root)
     work.mkdir(parents=True)
     cache, durations = work / "index.jsonl", work / "durations.npy"
     print(f"threads: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}, cpus: {os.cpu_count()}")
