@@ -94,3 +94,55 @@ def test_one_punctuation_rule_for_both_recipes(raw, english, script, script_no_a
     assert normalize_text(raw) == english
     assert ScriptNormalizer()(raw) == script
     assert ScriptNormalizer(keep_apostrophe=False)(raw) == script_no_apostrophe
+
+
+def _drop_punctuation_per_character(text, keep_apostrophe=True, dropped_apostrophe=""):
+    """drop_punctuation as it was written before its ASCII fast path: one character at a time."""
+    import re
+    import unicodedata
+
+    text = re.sub(r"[-\u2010\u2011\u2012\u2013\u2014\u2212/\\]", " ", text)
+    kept = []
+    for i, ch in enumerate(text):
+        if ch == "'":
+            before = text[i - 1] if i > 0 else ""
+            after = text[i + 1] if i + 1 < len(text) else ""
+            flanked = keep_apostrophe and before.isalnum() and after.isalnum()
+            kept.append(ch if flanked else dropped_apostrophe)
+            continue
+        kept.append(" " if unicodedata.category(ch).startswith("P") else ch)
+    return re.sub(r"\s+", " ", "".join(kept)).strip()
+
+
+@pytest.mark.parametrize(("keep", "dropped"), [(True, ""), (True, " "), (False, " "), (True, "-")])
+def test_ascii_fast_path_equals_the_per_character_rules(keep, dropped):
+    """Every ASCII character, apostrophes and punctuation next to each other: same output as the
+    per-character loop (the fast path only exists to index large corpora quickly)."""
+    from seqlab.text.normalize import drop_punctuation
+
+    rng = random.Random(17)
+    alphabet = [chr(c) for c in range(128)] + ["'"] * 20 + ["a", "Z", "7", " "] * 10
+    texts = ["".join(rng.choices(alphabet, k=rng.randint(0, 40))) for _ in range(3000)]
+    texts += ["'", "''", "a'", "'a", "a'b", "a''b", "a'_b", "_'_", "a.'b", "o`clock"]
+    for text in texts:
+        expected = _drop_punctuation_per_character(text, keep, dropped)
+        assert drop_punctuation(text, keep, dropped) == expected, repr(text)
+
+
+def test_normalize_text_ascii_fast_path_equals_the_full_rules():
+    """ASCII text skips NFKD and the combining-mark filter (both leave ASCII as it is) and maps
+    only the backtick, the one ASCII typographic apostrophe: same output as the full recipe."""
+    import unicodedata
+
+    from seqlab.text.normalize import APOSTROPHES
+
+    def full(text):
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+        return _drop_punctuation_per_character(text.lower().translate(APOSTROPHES))
+
+    rng = random.Random(3)
+    alphabet = [chr(c) for c in range(128)] + list("'`-") * 10 + list("aZ ") * 10
+    for _ in range(3000):
+        text = "".join(rng.choices(alphabet, k=rng.randint(0, 40)))
+        assert normalize_text(text) == full(text), repr(text)

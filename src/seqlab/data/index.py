@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -58,7 +59,7 @@ class RawItem(NamedTuple):
     duration: float | None = None  # seconds, if the format states it (only used as a hint)
 
 
-@dataclass
+@dataclass(slots=True)  # slots: a large corpus holds 300,000 of them
 class Utterance:
     """One good item of the index."""
 
@@ -92,7 +93,7 @@ class IndexResult:
         return [u.duration for u in self.utterances]
 
 
-@dataclass
+@dataclass(slots=True)  # slots: a large corpus holds 300,000 of them
 class AudioFacts:
     """What the index knows of one audio file, as cached: its length and rate, or why it is bad."""
 
@@ -140,39 +141,72 @@ def read_audio_facts(path: str, size: int, decode: bool) -> AudioFacts:
     return AudioFacts(decoded, sample_rate, peak=mono_peak)
 
 
-def _load_cache(cache_path: Path | None) -> dict[str, dict]:
+# One cache entry in memory: a tuple, not the dict of its JSON line (a 300,000-file corpus holds
+# 300,000 of them: ~100 bytes each instead of ~400).
+class _Entry(NamedTuple):
+    size: int
+    mtime_ns: int
+    frames: int
+    sample_rate: int
+    peak: float | None
+    error: str | None
+    verified: bool
+
+
+def _entry(record: dict) -> tuple[str, _Entry]:
+    """(path, entry) of one JSON record; KeyError/TypeError if it is not a cache entry."""
+    entry = _Entry(
+        record.get("size"), record.get("mtime_ns"), record["frames"], record["sample_rate"],
+        record.get("peak"), record.get("error"), bool(record.get("verified")),
+    )  # fmt: skip
+    return record["audio_path"], entry
+
+
+def _load_cache(cache_path: Path | None) -> dict[str, _Entry]:
     if cache_path is None or not cache_path.is_file():
         return {}
-    entries: dict[str, dict] = {}
-    for line_no, line in enumerate(cache_path.read_text().splitlines(), 1):
+    lines = cache_path.read_text().splitlines()
+    entries: dict[str, _Entry] = {}
+    block = 10_000  # lines parsed at once: ~2x faster than one by one, without 300,000 dicts alive
+    for start in range(0, len(lines), block):
         try:
-            entry = json.loads(line)
-            entries[entry["audio_path"]] = entry
-        except (json.JSONDecodeError, KeyError, TypeError):
-            # A damaged cache only costs re-reading headers; never fail the run for it.
-            logger.warning("%s line %d is not a cache entry; ignoring it", cache_path, line_no)
+            records = json.loads("[" + ",".join(lines[start : start + block]) + "]")
+            entries.update(_entry(record) for record in records)
+            continue
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+            pass  # a damaged line: parse this block line by line, so that only that line is lost
+        for line_no, line in enumerate(lines[start : start + block], start + 1):
+            try:
+                path, entry = _entry(json.loads(line))
+                entries[path] = entry
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+                # A damaged cache only costs re-reading headers; never fail the run for it.
+                logger.warning("%s line %d is not a cache entry; ignoring it", cache_path, line_no)
     return entries
 
 
-def _save_cache(cache_path: Path, entries: dict[str, dict]) -> None:
+def _save_cache(cache_path: Path, entries: dict[str, _Entry]) -> None:
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache_path.with_name(cache_path.name + f".tmp{os.getpid()}")
     with open(tmp, "w") as f:
-        for entry in entries.values():
-            f.write(json.dumps(entry) + "\n")
+        for path, entry in entries.items():
+            f.write(json.dumps({"audio_path": path, **entry._asdict()}) + "\n")
     os.replace(tmp, cache_path)  # atomic: a crash leaves the old cache, never half a file
 
 
-def _cached(entry: dict | None, key: tuple[int, int], verify_audio: bool) -> AudioFacts | None:
+def _cached(entry: _Entry | None, key: tuple[int, int], verify_audio: bool) -> AudioFacts | None:
     """The facts of a cache entry that still describes the file (same size and mtime_ns, decoded
     when ``verify_audio`` asks for it), else None."""
-    if entry is None or (entry.get("size"), entry.get("mtime_ns")) != key:
+    if entry is None or (entry.size, entry.mtime_ns) != key:
         return None
-    error = entry.get("error")
     # A decoded good file has a peak; an entry without one predates it: read the file again.
-    if verify_audio and not (entry.get("verified") and (error or entry.get("peak") is not None)):
+    if verify_audio and not (entry.verified and (entry.error or entry.peak is not None)):
         return None
-    return AudioFacts(entry["frames"], entry["sample_rate"], entry.get("peak"), error)
+    return AudioFacts(entry.frames, entry.sample_rate, entry.peak, entry.error)
+
+
+def _read_chunk(chunk: list[tuple[str, tuple[int, int]]], decode: bool) -> list[AudioFacts]:
+    return [read_audio_facts(path, size, decode) for path, (size, _) in chunk]
 
 
 def scan_audio(
@@ -210,18 +244,19 @@ def scan_audio(
         else:
             to_read.append((path, key))
     if to_read:
-        # soundfile releases the GIL in libsndfile, so threads overlap the reads.
+        # soundfile releases the GIL in libsndfile, so threads overlap the reads. Chunks of files,
+        # not one task per file: 300,000 futures would cost ~300 MB and a thread hand-off each.
+        per_chunk = max(1, min(256, len(to_read) // max(1, workers)))
+        chunks = [to_read[i : i + per_chunk] for i in range(0, len(to_read), per_chunk)]
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            read = list(
-                pool.map(lambda pk: read_audio_facts(pk[0], pk[1][0], verify_audio), to_read)
-            )
+            read = [f for part in pool.map(_read_chunk, chunks, [verify_audio] * len(chunks))
+                    for f in part]  # fmt: skip
         for (path, (size, mtime_ns)), found in zip(to_read, read, strict=True):
             facts[path] = found
-            cache[path] = {
-                "audio_path": path, "size": size, "mtime_ns": mtime_ns, "frames": found.frames,
-                "sample_rate": found.sample_rate, "peak": found.peak, "error": found.error,
-                "verified": verify_audio,
-            }  # fmt: skip
+            cache[path] = _Entry(
+                size, mtime_ns, found.frames, found.sample_rate, found.peak, found.error,
+                verify_audio,
+            )  # fmt: skip
     if cache_path is not None and (to_read or not cache_path.is_file()):
         _save_cache(cache_path, cache)
     return facts
@@ -284,7 +319,7 @@ def bad_items_summary(n_items: int, bad: list[BadItem]) -> str:
 
 def ctc_min_frames(token_ids: list[int]) -> int:
     """Output frames CTC needs for ``token_ids``: one per label, plus a blank between repeats."""
-    repeats = sum(1 for a, b in zip(token_ids, token_ids[1:], strict=False) if a == b)
+    repeats = sum(map(operator.eq, token_ids, token_ids[1:]))
     return len(token_ids) + repeats
 
 

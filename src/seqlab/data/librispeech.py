@@ -7,6 +7,7 @@ flac is absent, e.g. after a conversion). The built-in synthetic corpus uses the
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from seqlab.data.index import RawItem
@@ -16,6 +17,12 @@ def _subsets_found(root: Path) -> list[str]:
     if not root.is_dir():
         return []
     return sorted(p.name for p in root.iterdir() if p.is_dir() and any(p.glob("*/*/*.trans.txt")))
+
+
+def _existing_names(folder: str) -> set[str]:
+    """Names in ``folder`` that ``os.path.exists`` would accept (a broken symlink is not)."""
+    with os.scandir(folder) as entries:
+        return {e.name for e in entries if not e.is_symlink() or os.path.exists(e.path)}
 
 
 def scan_librispeech(root: str | Path, subsets: list[str] | str) -> list[RawItem]:
@@ -49,13 +56,20 @@ def scan_librispeech(root: str | Path, subsets: list[str] | str) -> list[RawItem
                 "subset directory (e.g. LibriSpeech/train-clean-100)?"
             )
         for trans_path in transcripts:
+            folder = str(trans_path.parent)
+            # One listing per chapter, not a stat per utterance (300,000 of them in train-960).
+            existing = _existing_names(folder)
             for line in trans_path.read_text(encoding="utf-8").splitlines():
                 if not line.strip():
                     continue
                 utt_id, _, text = line.strip().partition(" ")
-                audio = trans_path.parent / f"{utt_id}.flac"
-                if not audio.exists():
-                    wav = audio.with_suffix(".wav")
-                    audio = wav if wav.exists() else audio
-                items.append(RawItem(utt_id, str(audio), text.strip(), None))
+                flac, wav = f"{utt_id}.flac", f"{utt_id}.wav"
+                if "/" in utt_id or os.sep in utt_id:  # not a plain name: ask the file system
+                    use_flac = os.path.exists(os.path.join(folder, flac)) or not os.path.exists(
+                        os.path.join(folder, wav)
+                    )
+                else:
+                    use_flac = flac in existing or wav not in existing
+                audio = os.path.join(folder, flac if use_flac else wav)
+                items.append(RawItem(utt_id, audio, text.strip(), None))
     return items

@@ -27,6 +27,13 @@ APOSTROPHES = str.maketrans({c: "'" for c in "\u2019\u2018\u02bc\u2032`\u00b4"})
 # Hyphen-minus, hyphen, non-breaking hyphen, figure dash, en dash, em dash, minus sign, slashes.
 _SEPARATORS = re.compile(r"[-\u2010\u2011\u2012\u2013\u2014\u2212/\\]")
 _WHITESPACE = re.compile(r"\s+")
+# The ASCII fast path of drop_punctuation (most corpora are ASCII; a loop per character costs ~0.1 ms
+# per sentence, minutes for a 300,000-utterance index): ASCII punctuation but the apostrophe -> space,
+# and the apostrophes without a letter or digit on both sides (ASCII isalnum is [A-Za-z0-9]).
+_ASCII_PUNCTUATION = str.maketrans(
+    {c: " " for c in map(chr, range(128)) if unicodedata.category(c).startswith("P") and c != "'"}
+)
+_UNFLANKED_APOSTROPHE = re.compile(r"(?<![A-Za-z0-9])'|'(?![A-Za-z0-9])")
 
 
 def normalize_text(text: str) -> str:
@@ -38,6 +45,10 @@ def normalize_text(text: str) -> str:
     Returns:
         The normalised transcript (may be empty; may still hold digits or symbols).
     """
+    if text.isascii():
+        # NFKD leaves ASCII as it is, ASCII has no combining marks, and its one typographic
+        # apostrophe is the backtick.
+        return drop_punctuation(text.lower().replace("`", "'"))
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     text = text.lower().translate(APOSTROPHES)
@@ -60,6 +71,17 @@ def drop_punctuation(text: str, keep_apostrophe: bool = True, dropped_apostrophe
         the text with single spaces between its words.
     """
     text = _SEPARATORS.sub(" ", text)
+    if text.isascii():
+        # The same rules as the loop below, in C: punctuation first (it maps to a space, which is
+        # not alnum, so the apostrophes' neighbours keep their kind), then the apostrophes.
+        text = text.translate(_ASCII_PUNCTUATION)
+        if "'" in text:
+            if keep_apostrophe:
+                text = _UNFLANKED_APOSTROPHE.sub(lambda _: dropped_apostrophe, text)
+            else:
+                text = text.replace("'", dropped_apostrophe)
+        # split() and \s agree on what whitespace is (str.isspace); this is the regex below.
+        return " ".join(text.split())
     kept: list[str] = []
     for i, ch in enumerate(text):
         if ch == "'":

@@ -80,7 +80,7 @@ class CharVocabBase:
 
     def unmappable(self, text: str) -> set[str]:
         """Characters of the normalised ``text`` that have no id."""
-        return {c for c in self.normalize(text) if c not in self._id_of}
+        return set(self.normalize(text)).difference(self._id_of)
 
     def encode(self, text: str) -> list[int]:
         """Normalise and encode ``text``; raises ``ValueError`` naming any unmappable characters.
@@ -89,10 +89,11 @@ class CharVocabBase:
             ids, one per character of the normalised text (never the blank).
         """
         normalized = self.normalize(text)
-        missing = {c for c in normalized if c not in self._id_of}
+        # set difference and map run in C: this is called once per utterance of a corpus
+        missing = set(normalized).difference(self._id_of)
         if missing:
             raise unmappable_error(text, missing, self.kind)
-        return [self._id_of[c] for c in normalized]
+        return list(map(self._id_of.__getitem__, normalized))
 
     def decode(self, ids: Iterable[int]) -> str:
         """Ids back to text; blanks are skipped (CTC collapsing is the decoder's job)."""
