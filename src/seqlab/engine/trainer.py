@@ -33,6 +33,8 @@ window boundary and a resumed run replays exactly what the uninterrupted one wou
     log_every_n_steps [10]; num_workers [2] (0 when a config leaves the key out);
     progress [auto]: auto | bar | plain | none.
     runs_root [runs], run_name [null: a timestamp]: the run dir is runs_root/experiment_name/run_name.
+    dist_timeout_s [null]: how long a collective waits for the other processes
+        (``engine/distributed.py``: several processes and machines).
     averaging [type: none]: SWA over the last part of the run or an EMA of the weights
         (``engine/averaging.py``); the averaged weights are saved and used for inference.
 Tasks may define ``on_epoch_start(epoch)`` (e.g. a teacher-forcing schedule); it is called before
@@ -63,6 +65,7 @@ from torch.utils.data import DataLoader
 
 from seqlab.engine import checkpoint as ckpt
 from seqlab.engine.averaging import WeightAveraging
+from seqlab.engine.distributed import accelerator_kwargs, end_training
 from seqlab.engine.optim import build_optimizers, build_schedulers, restore_scheduler
 from seqlab.engine.progress import Progress
 from seqlab.engine.rng import capture_rng_state, seed_everything
@@ -192,7 +195,7 @@ class Trainer:
         if device == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("trainer.device=cuda but torch sees no GPU; use auto or cpu")
         # fit() may run several times in one process (tests, sweeps, notebooks): Accelerate keeps
-        # its settings in a singleton, so start afresh (fit() ends the process group it made).
+        # its settings in a singleton, so start afresh (a process group torchrun made stays up).
         # Accumulation is ours (weighted by n_units): Accelerate's stays at 1.
         AcceleratorState._reset_state(reset_partial_state=True)
         use_cpu = device == "cpu" or not torch.cuda.is_available()
@@ -203,7 +206,9 @@ class Trainer:
             torch.set_flush_denormal(True)
             # numpy notices it (once per dtype) when a library later asks for float limits
             warnings.filterwarnings("ignore", message="The value of the smallest subnormal")
-        self.accelerator = Accelerator(mixed_precision=PRECISIONS[self.precision], cpu=use_cpu)
+        self.accelerator = Accelerator(
+            mixed_precision=PRECISIONS[self.precision], cpu=use_cpu, **accelerator_kwargs(t)
+        )
         self.rank, self.world_size = self.accelerator.process_index, self.accelerator.num_processes
         self.is_main = self.accelerator.is_main_process
         # A resumed run's weights are loaded before Accelerate moves them, and before the run
@@ -683,14 +688,15 @@ class Trainer:
             warnings.warn(message, stacklevel=1)
 
     def close(self) -> None:
-        """Give the task its raw modules back and end the process group: DDP wrappers that
-        outlive their process group can abort the interpreter at exit."""
+        """Give the task its raw modules back and drop the DDP wrappers (wrappers that outlive
+        their process group can abort the interpreter at exit); the process group ends as
+        ``engine/distributed.py`` says (at once in one process, at exit under torchrun)."""
         for name, module in self.models.items():
             if getattr(self.task, name, module) is not module:  # the DDP wrapper swapped in
                 setattr(self.task, name, module)
         self.optimizer_step.models = {}
         self.accelerator.free_memory()  # drops Accelerate's references, then gc
-        self.accelerator.end_training()
+        end_training(self.accelerator)
         torch.set_num_threads(self._threads_before)
         if getattr(self, "_previous_sigint", None) is not None:
             signal.signal(signal.SIGINT, self._previous_sigint)
