@@ -1,7 +1,8 @@
 """FSDP (``trainer.strategy=fsdp``: torch FSDP2 through Accelerate) for Hugging Face CTC fine-tuning,
 on the CPU with gloo: two processes fine-tune a tiny randomly initialised Wav2Vec2-BERT (built from
 a config, nothing downloaded) to the weights DDP gives; the checkpoint is whole safetensors that one
-process evaluates; an FSDP run resumed from its own checkpoint still ends with DDP's weights."""
+process evaluates; an FSDP run resumed from its own checkpoint still ends with DDP's weights.
+Gradients are accumulated over 2 micro-batches per step, as the recipe does."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ SCHEDULE = [
     # drops its output, for every rank to gather the same shards): off, to compare the weights.
     "model.layerdrop=0.0",
     "optimizer.fused=false",
+    "trainer.grad_accum_steps=2",  # as the recipe: the first micro-batch is not synced
 ]
 
 

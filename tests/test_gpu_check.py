@@ -33,11 +33,12 @@ def test_cpu_smoke_mode_runs_every_kind_of_check(tmp_path, tiny_corpora, capsys)
     out = tmp_path / "gpu_check.json"
     argv = ["--device", "cpu", "--out", str(out), "--work", str(tmp_path / "work"), "--steps", "2"]
     argv += ["--corpora", str(tiny_corpora["speech"].parent), "--throughput-steps", "3"]
-    assert _script().main([*argv, "--experiments", "asr_bilstm,mt_transformer"]) == 0
+    assert _script().main([*argv, "--experiments", "mt_transformer"]) == 0  # one is enough here
     result = json.loads(out.read_text())
     rows = {row["check"]: row for row in result["checks"]}
-    assert rows["train asr_bilstm bf16"]["ok"] and rows["train asr_bilstm bf16"]["steps"] == 2
-    assert rows["train mt_transformer bf16"]["ok"]
+    assert (
+        rows["train mt_transformer bf16"]["ok"] and rows["train mt_transformer bf16"]["steps"] == 2
+    )
     for name in ("log-mel", "vocoder mel"):
         assert rows[f"{name} cpu vs cpu"]["max_abs_diff"] == 0.0
     assert rows["ddp nccl 2 processes"]["ok"] is None  # skipped: no 2 GPUs

@@ -33,8 +33,8 @@ window boundary and a resumed run replays exactly what the uninterrupted one wou
     log_every_n_steps [10]; num_workers [2] (0 when a config leaves the key out);
     progress [auto]: auto | bar | plain | none.
     runs_root [runs], run_name [null: a timestamp]: the run dir is runs_root/experiment_name/run_name.
-    dist_timeout_s [null]: how long a collective waits for the other processes
-        (``engine/distributed.py``: several processes and machines).
+    dist_timeout_s [null], find_unused_parameters [null], strategy [ddp: or fsdp], fsdp: several
+        processes and machines (``engine/distributed.py``).
     averaging [type: none]: SWA over the last part of the run or an EMA of the weights
         (``engine/averaging.py``); the averaged weights are saved and used for inference.
 Tasks may define ``on_epoch_start(epoch)`` (e.g. a teacher-forcing schedule); it is called before
