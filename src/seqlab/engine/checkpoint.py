@@ -256,9 +256,14 @@ def param_checksum(models: dict[str, nn.Module]) -> dict:
     Returns:
         {"sum": float64 sum of all values, "sha256": hex digest of all bytes}.
     """
+    return state_checksum({name: model.state_dict() for name, model in models.items()})
+
+
+def state_checksum(states: dict[str, dict]) -> dict:
+    """:func:`param_checksum` of ``{model name: state_dict}``."""
     digest, total = hashlib.sha256(), 0.0
-    for name in sorted(models):
-        for tensor in models[name].state_dict().values():
+    for name in sorted(states):
+        for tensor in states[name].values():
             tensor = tensor.detach().cpu().contiguous()
             total += float(tensor.double().sum())
             digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())

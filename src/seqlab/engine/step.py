@@ -189,9 +189,11 @@ class OptimizerStep:
         # Unscale this optimizer only: accelerator.clip_grad_norm_ would unscale all of them.
         self.accelerator.unscale_gradients(named.optimizer)
         if named.clip_grad_norm:
-            norm = float(torch.nn.utils.clip_grad_norm_(params, named.clip_grad_norm))
+            norm = _whole(torch.nn.utils.clip_grad_norm_(params, named.clip_grad_norm))
         else:
-            norm = float(torch.nn.utils.get_total_norm([p.grad for p in params])) if params else 0.0
+            norm = (
+                _whole(torch.nn.utils.get_total_norm([p.grad for p in params])) if params else 0.0
+            )
         has_scaler = self.accelerator.scaler is not None  # fp16 on a GPU
         if not math.isfinite(norm) and not has_scaler:  # else the scaler skips and backs off
             self._zero_grad([name])
@@ -205,3 +207,8 @@ class OptimizerStep:
             if sched.name == name and sched.interval == "step" and not sched.follows_budget:
                 sched.scheduler.step()
         return True, norm, 0
+
+
+def _whole(norm) -> float:
+    """A gradient norm as a float; under FSDP it is a DTensor that every rank must resolve."""
+    return float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)

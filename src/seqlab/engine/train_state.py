@@ -31,7 +31,7 @@ class TrainState:
 
 def collect_state(
     state: TrainState, optimizers: dict, schedulers: dict, scaler, rng_states: list[dict],
-    loader_generator: torch.Generator,
+    loader_generator: torch.Generator, optimizer_states: dict | None = None,
 ) -> dict:  # fmt: skip
     """The ``state.pt`` dict.
 
@@ -41,10 +41,15 @@ def collect_state(
         scaler: Accelerate's fp16 GradScaler or None.
         rng_states: :func:`capture_rng_state` of every rank, in rank order.
         loader_generator: the training loader's private generator.
+        optimizer_states: name -> the optimizer's state_dict, when the caller gathered it (FSDP).
     """
+    if optimizer_states is None:
+        optimizer_states = {
+            name: named.optimizer.state_dict() for name, named in optimizers.items()
+        }
     return {
         "train_state": dataclasses.asdict(state),
-        "optimizers": {name: named.optimizer.state_dict() for name, named in optimizers.items()},
+        "optimizers": optimizer_states,
         "schedulers": {
             name: {"state": named.scheduler.state_dict(), "auto_values": named.auto_values}
             for name, named in schedulers.items()
@@ -58,17 +63,22 @@ def collect_state(
 
 def restore_state(
     saved: dict, optimizers: dict, schedulers: dict, scaler, loader_generator: torch.Generator,
-    rank: int, world_size: int,
+    rank: int, world_size: int, load_optimizer=None,
 ) -> tuple[TrainState, list[str]]:  # fmt: skip
     """Load a ``state.pt`` dict into freshly built optimizers/schedulers/scaler and restore this
     rank's RNG states. Schedulers must have been built before (see :func:`restore_scheduler`).
+    ``load_optimizer(raw_optimizer, saved_state)`` loads an optimizer (FSDP: into its shards);
+    None: ``load_state_dict``.
 
     Returns:
         (the counters, notes for the user: rebuilt schedules, a changed number of processes).
     """
     state, notes = TrainState(**saved["train_state"]), []
     for name, named in optimizers.items():
-        named.optimizer.load_state_dict(saved["optimizers"][name])
+        if load_optimizer is None:
+            named.optimizer.load_state_dict(saved["optimizers"][name])
+        else:
+            load_optimizer(named.optimizer.optimizer, saved["optimizers"][name])
     for name, named in schedulers.items():
         optimizer = optimizers[name].optimizer
         if not restore_scheduler(

@@ -33,6 +33,8 @@ window boundary and a resumed run replays exactly what the uninterrupted one wou
     log_every_n_steps [10]; num_workers [2] (0 when a config leaves the key out);
     progress [auto]: auto | bar | plain | none.
     runs_root [runs], run_name [null: a timestamp]: the run dir is runs_root/experiment_name/run_name.
+    dist_timeout_s [null], find_unused_parameters [null], strategy [ddp: or fsdp], fsdp: several
+        processes and machines (``engine/distributed.py``).
     averaging [type: none]: SWA over the last part of the run or an EMA of the weights
         (``engine/averaging.py``); the averaged weights are saved and used for inference.
 Tasks may define ``on_epoch_start(epoch)`` (e.g. a teacher-forcing schedule); it is called before
@@ -63,6 +65,16 @@ from torch.utils.data import DataLoader
 
 from seqlab.engine import checkpoint as ckpt
 from seqlab.engine.averaging import WeightAveraging
+from seqlab.engine.distributed import (
+    accelerator_kwargs,
+    enable_fsdp_on_cpu,
+    end_training,
+    full_model_states,
+    full_optimizer_state,
+    is_fsdp,
+    load_full_optimizer_state,
+    mark_fsdp_modules,
+)
 from seqlab.engine.optim import build_optimizers, build_schedulers, restore_scheduler
 from seqlab.engine.progress import Progress
 from seqlab.engine.rng import capture_rng_state, seed_everything
@@ -192,7 +204,7 @@ class Trainer:
         if device == "cuda" and not torch.cuda.is_available():
             raise RuntimeError("trainer.device=cuda but torch sees no GPU; use auto or cpu")
         # fit() may run several times in one process (tests, sweeps, notebooks): Accelerate keeps
-        # its settings in a singleton, so start afresh (fit() ends the process group it made).
+        # its settings in a singleton, so start afresh (a process group torchrun made stays up).
         # Accumulation is ours (weighted by n_units): Accelerate's stays at 1.
         AcceleratorState._reset_state(reset_partial_state=True)
         use_cpu = device == "cpu" or not torch.cuda.is_available()
@@ -203,7 +215,11 @@ class Trainer:
             torch.set_flush_denormal(True)
             # numpy notices it (once per dtype) when a library later asks for float limits
             warnings.filterwarnings("ignore", message="The value of the smallest subnormal")
-        self.accelerator = Accelerator(mixed_precision=PRECISIONS[self.precision], cpu=use_cpu)
+        extra = accelerator_kwargs(t, task)  # timeout, unused parameters, FSDP (strategy)
+        self.accelerator = Accelerator(
+            mixed_precision=PRECISIONS[self.precision], cpu=use_cpu, **extra
+        )
+        enable_fsdp_on_cpu(self.accelerator, extra.get("fsdp_plugin"))
         self.rank, self.world_size = self.accelerator.process_index, self.accelerator.num_processes
         self.is_main = self.accelerator.is_main_process
         # A resumed run's weights are loaded before Accelerate moves them, and before the run
@@ -224,6 +240,7 @@ class Trainer:
         prepared = list(prepared) if isinstance(prepared, (tuple, list)) else [prepared]
         n_models = len(self.models)
         prepared_models = give_prepared_models(task, self.models, prepared[:n_models])
+        mark_fsdp_modules(self.accelerator, self.models)
         for named, optimizer in zip(self.optimizers.values(), prepared[n_models:], strict=True):
             named.optimizer = optimizer
 
@@ -622,6 +639,12 @@ class Trainer:
             return  # e.g. a new best was just saved at this step
         self._last_saved = position
         rng_states = gather_object([capture_rng_state()])  # one list item per rank
+        # Whole weights and optimizer states (under FSDP every rank sends rank 0 its shards).
+        weights = full_model_states(self.accelerator, self.models)
+        optimizer_states = {
+            name: full_optimizer_state(self.accelerator, self.models, o.optimizer.optimizer)
+            for name, o in self.optimizers.items()
+        }
         if self.is_main:
             state = collect_state(
                 self.state,
@@ -630,6 +653,7 @@ class Trainer:
                 self.accelerator.scaler,
                 rng_states,
                 self.loader_generator,
+                optimizer_states,
             )
             state["averaging"] = self.averaging.meta()
             state["time_budget"] = self.budget.state() if self.budget is not None else None
@@ -637,7 +661,6 @@ class Trainer:
             meta = {"epoch": self.state.epoch, "metrics": self.val_metrics if fresh else {}}
             if self.averaging.enabled:
                 meta["averaging"] = self.averaging.meta()
-            weights = {n: m.state_dict() for n, m in self.models.items()}
             weights.update(self.averaging.weight_files())
             config = OmegaConf.to_yaml(self.cfg, resolve=True)
             path = ckpt.save_checkpoint(
@@ -666,6 +689,9 @@ class Trainer:
             self.loader_generator,
             self.rank,
             self.world_size,
+            functools.partial(load_full_optimizer_state, self.accelerator, self.models)
+            if is_fsdp(self.accelerator)
+            else None,
         )
         self._last_saved = (self.state.step, self.state.epoch, self.state.batch_in_epoch)
         for note in notes:
@@ -673,6 +699,11 @@ class Trainer:
 
     def _check_ranks_agree(self) -> None:
         """Under DDP every rank must end with the same parameters: compare checksums."""
+        if is_fsdp(self.accelerator):  # each rank holds a shard: fingerprint the whole weights
+            whole = full_model_states(self.accelerator, self.models)
+            checksums = [{"rank": 0, "sharded": True, **ckpt.state_checksum(whole)}]
+            self.writers.log_event("end", step=self.state.step, param_checksums=checksums)
+            return
         mine = {"rank": self.rank, **ckpt.param_checksum(self.models)}
         checksums = gather_object([mine])
         self.writers.log_event("end", step=self.state.step, param_checksums=checksums)
@@ -682,14 +713,15 @@ class Trainer:
             warnings.warn(message, stacklevel=1)
 
     def close(self) -> None:
-        """Give the task its raw modules back and end the process group: DDP wrappers that
-        outlive their process group can abort the interpreter at exit."""
+        """Give the task its raw modules back and drop the DDP wrappers (wrappers that outlive
+        their process group can abort the interpreter at exit); the process group ends as
+        ``engine/distributed.py`` says (at once in one process, at exit under torchrun)."""
         for name, module in self.models.items():
             if getattr(self.task, name, module) is not module:  # the DDP wrapper swapped in
                 setattr(self.task, name, module)
         self.optimizer_step.models = {}
         self.accelerator.free_memory()  # drops Accelerate's references, then gc
-        self.accelerator.end_training()
+        end_training(self.accelerator)
         torch.set_num_threads(self._threads_before)
         if getattr(self, "_previous_sigint", None) is not None:
             signal.signal(signal.SIGINT, self._previous_sigint)

@@ -15,6 +15,7 @@ padding to the longest item); this task only changes what differs for a pretrain
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
@@ -50,10 +51,15 @@ class HFCTCTask(ASRTask):
             raise ValueError(f"model.ctc_loss_reduction is {reduction!r}; use mean or sum")
         self.reduction = reduction
         self.zero_infinity = bool(cfg.model.get("ctc_zero_infinity", False))
+        # Layer drop skips whole layers at random, differently on each rank: DDP must look for the
+        # parameters a step left unused, or the ranks' gradient all-reduces stop matching.
+        self.ddp_find_unused_parameters = float(cfg.model.get("layerdrop") or 0.0) > 0
         # validation loss stays per target token (comparable across models and reductions)
         self.ctc_loss = nn.CTCLoss(
             blank=self.vocab.blank_id, reduction="sum", zero_infinity=self.zero_infinity
         )
+        if checkpoint_dir is None and str(cfg.trainer.get("strategy") or "ddp") == "fsdp":
+            _no_adapter_layerdrop(self.model)
 
     # ---- hooks of ASRTask ----------------------------------------------------------------------
     def _vocab(self, checkpoint_dir):
@@ -166,3 +172,17 @@ def _ensure_builtin_corpus(data: DictConfig) -> None:
         )
 
     build_once(data.root, build)  # DDP ranks: one builds, the others wait for it
+
+
+def _no_adapter_layerdrop(model: nn.Module) -> None:
+    """Under FSDP every rank must compute the same sharded parameters' gradients. transformers
+    keeps the encoder's layer drop in step across ranks when sharded (the layer runs, its output is
+    dropped), but not the adapter's, which skips a layer on one rank only: FSDP's gradient
+    reduce-scatters would then differ in size and the ranks stop. The adapter's is turned off."""
+    for module in model.modules():
+        if type(module).__name__.endswith("Adapter") and getattr(module, "layerdrop", 0.0) > 0:
+            module.layerdrop = 0.0
+            print(
+                "[hf] trainer.strategy=fsdp: the adapter's layer drop is off (the encoder's stays)",
+                file=sys.stderr,
+            )
