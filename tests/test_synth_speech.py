@@ -95,6 +95,38 @@ def test_espeak_works_in_worker_processes(method):
         np.testing.assert_array_equal(a, b)
 
 
+def test_espeak_engine_is_made_once_when_threads_ask_at_once(monkeypatch):
+    """Threads that first use eSpeak at the same moment share one engine and one lock (each used
+    to make its own, and two threads then drove the library's one global state at once)."""
+    import threading
+
+    made = []
+
+    class SlowEngine:
+        def __init__(self):
+            time.sleep(0.05)  # a library load: long enough for the other threads to arrive
+            self.lock = threading.Lock()
+            made.append(self)
+
+    monkeypatch.setattr(espeak, "_Engine", SlowEngine)
+    monkeypatch.setattr(espeak, "_ENGINE", None)
+    start = threading.Barrier(4)
+    got = []
+
+    def first_use():
+        start.wait()
+        got.append(espeak._engine())
+
+    threads = [threading.Thread(target=first_use) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(made) == 1
+    assert all(engine is made[0] for engine in got) and len(got) == 4
+    assert len({id(engine.lock) for engine in got}) == 1
+
+
 def test_espeak_unknown_voice_is_a_clear_error():
     with pytest.raises(espeak.EspeakError, match="no voice 'en-xx'.*list_voices"):
         espeak.synthesize("hello", voice="en-xx")

@@ -144,18 +144,28 @@ class _Engine:
 
 
 _ENGINE: _Engine | None = None
-_ENGINE_PID: int | None = None
+_INIT_LOCK = threading.Lock()  # one engine per process, even when threads ask for it at once
 
 
 def _engine() -> _Engine:
-    """The process's engine, created on first use (a forked child gets a fresh lock)."""
-    global _ENGINE, _ENGINE_PID
-    if _ENGINE is None:
-        _ENGINE = _Engine()
-    if _ENGINE_PID != os.getpid():
-        _ENGINE.lock = threading.Lock()  # a lock held in the parent at fork time stays held
-        _ENGINE_PID = os.getpid()
-    return _ENGINE
+    """The process's engine, created on first use by whichever thread asks first."""
+    global _ENGINE
+    with _INIT_LOCK:
+        if _ENGINE is None:
+            _ENGINE = _Engine()
+        return _ENGINE
+
+
+def _after_fork_in_child() -> None:
+    """A forked child has one thread: locks held by the parent's other threads at fork time would
+    stay held forever, so the child starts with fresh ones (its copy of the library is its own)."""
+    global _INIT_LOCK
+    _INIT_LOCK = threading.Lock()
+    if _ENGINE is not None:
+        _ENGINE.lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def data_path() -> Path:
