@@ -89,10 +89,11 @@ def conv_flops(module: torch.nn.Module, *inputs: torch.Tensor) -> int:
     return total
 
 
-def matmul_gflops(repeats: int = 5, size: int = 2048) -> float:
+def matmul_gflops(repeats: int = 7, size: int = 2048) -> float:
     """This machine's fp32 matrix-multiply rate at torch's thread count (best of ``repeats``)."""
     a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b  # warm-up
+    for _ in range(2):  # warm-up: thread pool, caches, clocks
+        a @ b
     best = min(_timed(lambda: a @ b) for _ in range(repeats))
     return 2 * size**3 / best / 1e9
 
