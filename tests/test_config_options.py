@@ -60,6 +60,10 @@ CASES = {  # name -> (experiment, overrides); comments: the options each case is
         "asr_conformer_fsdd",
         ["augment=short_clips_vtlp", "trainer.max_seconds=null"],
     ),
+    "bilstm_fsdd+channel": (  # Reverb and RandomEQ draw from the RNG a resume restores
+        "asr_bilstm_fsdd",
+        ["augment=short_clips_channel", "trainer.max_seconds=null"],
+    ),
     "asr_w2v2bert": ("asr_w2v2bert", []),  # w2v2bert_ctc, openslr, warmup_linear
     "wav2vec2+commonvoice": ("asr_w2v2bert", ["model=wav2vec2_ctc", "data=commonvoice"]),
     "hf_disk": ("asr_w2v2bert", ["data=hf_disk"]),
