@@ -26,7 +26,6 @@ import functools
 import http.server
 import json
 import os
-import platform
 import subprocess
 import sys
 import threading
@@ -35,15 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fsdd import _cpu_name  # noqa: E402  (bench/: the same machine line)
 
 
 def _seqlab(*args: str) -> float:
