@@ -18,18 +18,13 @@ import seqlab
 from seqlab.config import compose_experiment
 from seqlab.engine import checkpoint as ckpt
 from seqlab.engine.writers import read_events, read_metrics
-from tiny_experiments import RUN, tiny_overrides
+from tiny_experiments import RUN, STEP2_SCHEDULE, tiny_overrides
 from toy_task import child_env
 
 pytest.importorskip("transformers")
 WORKER = Path(__file__).with_name("multinode_worker.py")
 SCHEDULE = [
-    "trainer.max_steps=4",
-    "trainer.n_epochs=20",
-    "trainer.save_every_n_steps=2",
-    "trainer.save_every_n_epochs=null",
-    "trainer.val_every_n_steps=2",
-    "trainer.val_every_n_epochs=null",
+    *STEP2_SCHEDULE,
     # Layer drop takes other paths under the two strategies (DDP skips a layer, FSDP runs it and
     # drops its output, for every rank to gather the same shards): off, to compare the weights.
     "model.layerdrop=0.0",

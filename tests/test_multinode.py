@@ -28,18 +28,13 @@ from seqlab.config import compose_experiment
 from seqlab.engine import checkpoint as ckpt
 from seqlab.engine.trainer import run
 from seqlab.engine.writers import read_events, read_metrics
-from tiny_experiments import RUN, tiny_overrides
+from tiny_experiments import RUN, STEP2_SCHEDULE, tiny_overrides
 from toy_task import child_env
 
 WORKER = Path(__file__).with_name("multinode_worker.py")
 # 4 steps, validation and a checkpoint every 2: the node dies after the step-2 checkpoint.
 SCHEDULE = [
-    "trainer.max_steps=4",
-    "trainer.n_epochs=20",
-    "trainer.save_every_n_steps=2",
-    "trainer.save_every_n_epochs=null",
-    "trainer.val_every_n_steps=2",
-    "trainer.val_every_n_epochs=null",
+    *STEP2_SCHEDULE,
     "trainer.dist_timeout_s=60",  # a peer that hangs fails the others within a minute, not 30
 ]
 # No randomness that depends on the rank (each rank draws its own dropout masks and

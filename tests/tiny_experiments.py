@@ -73,6 +73,17 @@ VOCODER_DATA = [
 ]
 
 
+# 4 steps, validation and a checkpoint every 2: the resume tests restart from ``step-2``.
+STEP2_SCHEDULE = [
+    "trainer.max_steps=4",
+    "trainer.n_epochs=20",
+    "trainer.save_every_n_steps=2",
+    "trainer.save_every_n_epochs=null",
+    "trainer.val_every_n_steps=2",
+    "trainer.val_every_n_epochs=null",
+]
+
+
 def data_overrides(option: str, corpora: dict[str, Path]) -> list[str]:
     """The tiny corpus of ``corpora`` in the layout of data option ``option``, small batches."""
     speech, ru = corpora["speech"], corpora["ru"]
@@ -312,14 +323,7 @@ def _save_and_resume(experiment: str, overrides: list[str], run_dir: Path) -> di
     from seqlab.config import apply_overrides, compose_experiment
     from seqlab.engine.trainer import run
 
-    schedule = [
-        "trainer.max_steps=4",
-        "trainer.n_epochs=20",
-        "trainer.save_every_n_steps=2",
-        "trainer.save_every_n_epochs=null",
-        "trainer.val_every_n_steps=2",
-        "trainer.val_every_n_epochs=null",
-    ]
+    schedule = STEP2_SCHEDULE
     cfg = compose_experiment(experiment, [*schedule, *overrides])  # a case may validate more
     run(cfg)  # as `seqlab train` does after composing
     uninterrupted = _records(run_dir)

@@ -23,6 +23,12 @@ def _valid_mask(lengths: torch.Tensor, size: int) -> torch.Tensor:
     return torch.arange(size, device=lengths.device)[None, :] < lengths[:, None]
 
 
+def _with_energy_of(wave: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """``wave (B, T)`` scaled per row to the energy (so the RMS) of ``reference (B, T)``."""
+    scale = reference.square().sum(1).sqrt() / wave.square().sum(1).sqrt().clamp_min(1e-12)
+    return wave * scale[:, None]
+
+
 def _chosen(p: float, batch: int, device: torch.device) -> torch.Tensor:
     """``(B,)`` bool: which utterances get the augmentation, each with probability ``p``."""
     return torch.rand(batch, device=device) < p
@@ -180,9 +186,7 @@ class RandomEQ(nn.Module):
             :, :n_samples
         ]
         filtered = filtered.masked_fill(~valid, 0.0)
-        rms_in = signal.square().sum(1).sqrt()
-        rms_out = filtered.square().sum(1).sqrt().clamp_min(1e-12)
-        filtered = filtered * (rms_in / rms_out)[:, None]
+        filtered = _with_energy_of(filtered, signal)
         out = torch.where(chosen[:, None], filtered, signal)
         return out.to(wave.dtype), lengths
 
@@ -249,8 +253,7 @@ class Reverb(nn.Module):
             torch.fft.rfft(signal, n=n_fft) * torch.fft.rfft(response, n=n_fft), n=n_fft
         )[:, :n_samples]
         wet = wet.masked_fill(~valid, 0.0)
-        rms_in = signal.square().sum(1).sqrt()
-        wet = wet * (rms_in / wet.square().sum(1).sqrt().clamp_min(1e-12))[:, None]
+        wet = _with_energy_of(wet, signal)
         out = torch.where(chosen[:, None], wet, signal)
         return out.to(wave.dtype), lengths
 

@@ -30,6 +30,17 @@ def padding_fraction(batches: Sequence[Sequence[int]], durations: Sequence[float
     return padded / total if total > 0 else 0.0
 
 
+def duration_buckets(durations: np.ndarray, num_buckets: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's duration bucket ``(N,)`` and the bucket boundaries: ``num_buckets`` buckets of
+    (about) equal counts, split at the durations' quantiles (equal quantiles merge)."""
+    if len(durations):
+        quantiles = np.linspace(0.0, 1.0, max(1, num_buckets) + 1)[1:-1]
+        boundaries = np.unique(np.quantile(durations, quantiles))
+    else:
+        boundaries = np.zeros(0)
+    return np.searchsorted(boundaries, durations, side="right"), boundaries
+
+
 def _shard(
     batches: list[list[int]], num_replicas: int, rank: int, drop_last: bool
 ) -> list[list[int]]:
@@ -127,12 +138,7 @@ class DynamicBucketBatchSampler(EpochBatchSampler):
         self.max_batch_seconds = float(max_batch_seconds)
         self.max_batch_size = max_batch_size
         self.shuffle = shuffle
-        if len(self.durations):
-            quantiles = np.linspace(0.0, 1.0, max(1, num_buckets) + 1)[1:-1]
-            boundaries = np.unique(np.quantile(self.durations, quantiles))
-        else:
-            boundaries = np.zeros(0)
-        self.bucket_of = np.searchsorted(boundaries, self.durations, side="right")  # (N,)
+        self.bucket_of, boundaries = duration_buckets(self.durations, num_buckets)  # (N,)
         self.num_buckets = len(boundaries) + 1
 
     def _fill(self, order: np.ndarray) -> list[list[int]]:

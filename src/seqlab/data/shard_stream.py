@@ -38,6 +38,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from seqlab.audio.io import load_audio
+from seqlab.data.bucketing import duration_buckets
 from seqlab.data.shard_io import ShardError, iter_samples
 
 AUDIO_EXTENSIONS = ("flac", "wav", "ogg", "mp3", "opus")
@@ -125,12 +126,7 @@ class ShardStream(IterableDataset):
         self.num_workers = int(num_workers)
         self.epoch, self.start_batch = 0, 0
         self.durations = np.asarray([it.duration for it in self.items], dtype=np.float64)  # (N,)
-        if len(self.durations):
-            quantiles = np.linspace(0.0, 1.0, max(1, num_buckets) + 1)[1:-1]
-            boundaries = np.unique(np.quantile(self.durations, quantiles))
-        else:
-            boundaries = np.zeros(0)
-        self.bucket_of = np.searchsorted(boundaries, self.durations, side="right")  # (N,)
+        self.bucket_of, _ = duration_buckets(self.durations, num_buckets)  # (N,)
         # The items of each shard in tar order: a stream reads them in this order.
         position = {
             (s, key): p for s, shard in enumerate(self.shards) for p, key in enumerate(shard.keys)
