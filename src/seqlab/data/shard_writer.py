@@ -42,7 +42,8 @@ def _subsets(src: Path, subsets: list[str] | None) -> list[str]:
     if not found:
         raise FileNotFoundError(
             f"{src} holds no LibriSpeech-layout subsets (<subset>/<speaker>/<chapter>/*.trans.txt); "
-            "pass the directory that holds train/, dev/, test/ (or train-clean-100/, ...)"
+            "pass the directory that holds train/, dev/, test/ (or train-clean-100/, ...). Shards "
+            "are for speech corpora; translation text pairs are read from their files as they are"
         )
     return found
 
