@@ -287,3 +287,16 @@ def test_shard_items_get_the_index_checks_without_reading_audio(tmp_path):
         ("u4", "too_long"),
     ]  # fmt: skip
     assert len(bad_path.read_text().splitlines()) == 4
+
+
+@pytest.mark.parametrize("name", ["../train-clean-100/shard-000000.tar", "/etc/hostname", "http://elsewhere/a.tar", "sub/shard.tar", ""])  # fmt: skip
+def test_an_index_naming_a_shard_outside_its_directory_is_refused(sharded, tmp_path, name):
+    index = json.loads((sharded / "dev-clean" / "index.json").read_text())
+    planted = tmp_path / "index.json"
+    planted.write_text(json.dumps(index))
+    assert read_index(str(planted))["shards"][0]["url"] == str(tmp_path / index["shards"][0]["url"])
+    index["shards"][0]["url"] = name
+    planted.write_text(json.dumps(index))
+    with pytest.raises(ShardError, match="not a file name in the index's directory") as err:
+        read_index(str(planted))
+    assert str(planted) in str(err.value)

@@ -119,7 +119,8 @@ def open_location(location: str, timeout: float = 60.0, attempts: int = 3) -> IO
 def read_index(location: str) -> dict:
     """The parsed ``index.json`` at ``location`` (path or URL), checked for its format.
 
-    Shard ``url`` fields come back resolved against the index's directory.
+    Shard ``url`` fields must be plain file names (as ``seqlab data shard`` writes them); they
+    come back resolved against the index's directory.
     """
     with open_location(location) as f:
         raw = f.read()
@@ -139,7 +140,15 @@ def read_index(location: str) -> dict:
         )
     base = parent_location(location)
     for shard in index["shards"]:
-        shard["url"] = join_location(base, shard["url"])
+        name = str(shard.get("url", ""))
+        # A file we load never picks a location: each shard is a plain name in the index's directory.
+        if not name or name in (".", "..") or any(c in name for c in "/\\:"):
+            raise ShardError(
+                f"{location}: shard entry {name!r} is not a file name in the index's directory "
+                "(paths, '..' and URLs are refused: the index only names its own shards); "
+                "re-write the shards with `seqlab data shard SRC OUT`"
+            )
+        shard["url"] = join_location(base, name)
     return index
 
 
